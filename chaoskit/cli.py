@@ -1,0 +1,119 @@
+"""``chaoskit install | up | down | status``: the environment from a terminal.
+
+Errors chaoskit raises on purpose (bad input, a missing tool, a component that would not
+start) are printed as one paragraph with exit code 2; they are never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from chaoskit import install
+from chaoskit.errors import ChaoskitError, ConfigError
+from chaoskit.runtime.process import ProcessRuntime, down_all, sweep_orphans
+from chaoskit.runtime.state import EnvRecord, all_records
+from chaoskit.topology import load_topology
+
+DEFAULT_TOPOLOGY = "docker-compose.chaos.yml"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises ConfigError instead of printing usage and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(f"chaoskit: {message} (see `chaoskit {self.prog.split()[-1]} --help`)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="chaoskit", description="chaos and resilience testing for event-driven microservices")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("install", help="fetch and cache the pinned Kafka, Toxiproxy and Redis")
+    up = sub.add_parser("up", help="start an environment and print where everything is")
+    up.add_argument("--topology", default=os.environ.get("CHAOSKIT_TOPOLOGY", DEFAULT_TOPOLOGY))
+    up.add_argument("--runtime", choices=["process"], default="process")
+    down = sub.add_parser("down", help="stop an environment and remove its temp data")
+    down.add_argument("env", nargs="?", help="environment id (default: the only or newest one)")
+    down.add_argument("--all", action="store_true", help="remove every environment chaoskit left on this machine")
+    status = sub.add_parser("status", help="show an environment's components")
+    status.add_argument("env", nargs="?", help="environment id (default: the only or newest one)")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _find(env_id: str | None) -> EnvRecord:
+    records = all_records()
+    if env_id:
+        for record in records:
+            if record.id == env_id:
+                return record
+        known = ", ".join(r.id for r in records) or "none"
+        raise ConfigError(f"no environment {env_id!r}; running environments: {known}")
+    if not records:
+        raise ChaoskitError("no chaoskit environment is running (start one with `chaoskit up`)")
+    return records[-1]
+
+
+def _attach(record: EnvRecord) -> ProcessRuntime:
+    return ProcessRuntime.attach(record, load_topology(Path(record.topology)))
+
+
+def _print_status(status: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(status))
+        return
+    print(f"environment {status['environment']} ({status['runtime']} runtime)")
+    for name, comp in status["components"].items():
+        endpoints = "  ".join(f"{k}={v}" for k, v in comp["endpoints"].items())
+        print(f"  {name:<18} {comp['state']:<9} pid={comp['pid']}  {endpoints}")
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "install":
+        install.install_all()
+        return 0
+    if args.command == "up":
+        topology = load_topology(args.topology)
+        install.install_all(say=lambda m: None)
+        runtime = ProcessRuntime(topology, keep=True)
+        runtime.up()
+        _print_status(runtime.status(), as_json=False)
+        print(f"stop it with: chaoskit down {runtime.env_id}")
+        return 0
+    if args.command == "down":
+        if args.all:
+            ids = down_all()
+            print(f"removed {len(ids)} environment(s): {' '.join(ids) or '-'}")
+            return 0
+        swept = sweep_orphans()
+        if swept and not args.env and not all_records():
+            print(f"swept orphaned environment(s): {' '.join(swept)}")
+            return 0
+        record = _find(args.env)
+        _attach(record).down()
+        print(f"removed environment {record.id}")
+        return 0
+    if args.command == "status":
+        _print_status(_attach(_find(args.env)).status(), as_json=args.json)
+        return 0
+    raise AssertionError(args.command)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    try:
+        code = run(argv)
+    except ChaoskitError as err:
+        print(f"chaoskit: error: {err}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""The exceptions chaoskit raises on purpose.
+
+Every error a user can cause (a bad topology, a bad fault parameter, a missing tool) is a
+``ChaoskitError`` whose message is one paragraph naming the field, the value and what is
+allowed, so the CLI and the pytest plugin can print it instead of a traceback.
+"""
+
+from __future__ import annotations
+
+
+class ChaoskitError(Exception):
+    """Base class: an error with a message fit to show a user as is."""
+
+
+class ConfigError(ChaoskitError, ValueError):
+    """Bad input: topology, fault parameters, schedules, CLI flags or gate policies."""
+
+
+class MissingToolError(ChaoskitError):
+    """A tool chaoskit needs (java, mvn, go, apt-get, ...) is not installed."""
+
+
+class ComponentStartError(ChaoskitError):
+    """A component of the environment did not become healthy; carries its log tail."""
+
+    def __init__(self, component: str, reason: str, log_tail: str = "") -> None:
+        self.component = component
+        self.reason = reason
+        self.log_tail = log_tail
+        text = f"{component} failed to start: {reason}"
+        if log_tail:
+            text += f"\n--- last lines of the {component} log ---\n{log_tail}"
+        super().__init__(text)
+
+
+class BlastRadiusError(ChaoskitError):
+    """A fault, load or probe was aimed at something outside the environment's topology."""

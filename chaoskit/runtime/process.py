@@ -1,0 +1,508 @@
+"""The process runtime: the whole environment as local processes on 127.0.0.1.
+
+Kafka (KRaft, from the pinned jars), Redis and Toxiproxy run from the install cache; the
+services under test run with the commands their ``x-chaoskit`` blocks give. Every process
+gets its own session (so a signal reaches its whole tree), a log file in the environment
+directory, and a ``CHAOSKIT_ENV`` tag in its environment so a crashed run's leftovers can
+be found and swept even if their record is gone.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, IO
+
+import psutil
+from confluent_kafka.admin import NewTopic
+
+from chaoskit import install
+from chaoskit.errors import ChaoskitError, ComponentStartError
+from chaoskit.faults.toxiproxy import ToxiproxyAPI
+from chaoskit.runtime import health
+from chaoskit.runtime.plan import (
+    HOST,
+    Plan,
+    addr,
+    kafka_properties,
+    make_plan,
+    ports_needed,
+    render_properties,
+    resolve_template,
+)
+from chaoskit.runtime.ports import allocate_ports, release_ports
+from chaoskit.runtime.state import EnvRecord, ProcessRecord, all_records, new_env_id, stray_processes, terminate
+from chaoskit.topology import Component, Topology
+
+KAFKA_HEAP = os.environ.get("CHAOSKIT_KAFKA_HEAP", "-Xms256m -Xmx1g")
+STOP_GRACE_S = 10.0
+_LOG4J2 = """status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.apache.name = org.apache.kafka
+logger.apache.level = WARN
+"""
+
+
+def _cluster_id() -> str:
+    """A Kafka cluster id (base64url of a random UUID), without starting a JVM to make one."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class ProcessRuntime:
+    """Runs one environment of a topology as local processes."""
+
+    name = "process"
+
+    def __init__(
+        self,
+        topology: Topology,
+        *,
+        owner_pid: int | None = None,
+        keep: bool = False,
+        start_timeout_s: float = 60.0,
+    ) -> None:
+        self.topology = topology
+        self.owner_pid = owner_pid
+        self.keep = keep
+        self.start_timeout_s = start_timeout_s
+        self.record: EnvRecord | None = None
+        self._popen: dict[str, subprocess.Popen[bytes]] = {}
+        self._components: install.Components | None = None
+
+    # -- identity -------------------------------------------------------------------------
+    @property
+    def env_id(self) -> str:
+        return self._rec.id
+
+    @property
+    def _rec(self) -> EnvRecord:
+        if self.record is None:
+            raise ChaoskitError("the environment is not up: call up() first")
+        return self.record
+
+    @property
+    def plan(self) -> Plan:
+        return Plan.from_json(self._rec.plan)
+
+    @property
+    def dir(self) -> Path:
+        return self._rec.dir
+
+    @classmethod
+    def attach(cls, record: EnvRecord, topology: Topology) -> "ProcessRuntime":
+        """Control an environment another process started (the CLI's status and down)."""
+        runtime = cls(topology, keep=record.keep)
+        runtime.record = record
+        return runtime
+
+    # -- endpoints ------------------------------------------------------------------------
+    def endpoint(self, component: str, client: str | None = None) -> str:
+        self.topology.component(component)
+        if client is None:
+            return addr(self.plan.direct[component])
+        link = self.topology.link(client, component)
+        return addr(self.plan.proxies[link.name].listen_port)
+
+    def endpoints(self, component: str) -> dict[str, str]:
+        result = {"direct": self.endpoint(component)}
+        for link in self.topology.links_to(component):
+            result[link.name] = addr(self.plan.proxies[link.name].listen_port)
+        return result
+
+    @property
+    def toxiproxy(self) -> ToxiproxyAPI:
+        tp = self.topology.of_kind("toxiproxy")
+        assert tp is not None
+        return ToxiproxyAPI(HOST, self.plan.direct[tp.name])
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        """The INTERNAL listener: for observers and admin, never proxied."""
+        return self.endpoint(self._kafka.name)
+
+    @property
+    def _kafka(self) -> Component:
+        kafka = self.topology.of_kind("kafka")
+        assert kafka is not None
+        return kafka
+
+    def log_path(self, component: str) -> Path:
+        self.topology.component(component)
+        return self.dir / "logs" / f"{component}.log"
+
+    def logs(self, component: str) -> str:
+        path = self.log_path(component)
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def up(self) -> None:
+        """Start everything and wait until healthy. On any failure, stop what started."""
+        sweep_orphans()
+        self._components = install.locate()
+        ports = allocate_ports(ports_needed(self.topology))
+        plan = make_plan(self.topology, ports)
+        owner = ProcessRecord.of(self.owner_pid) if self.owner_pid else None
+        self.record = EnvRecord(
+            id=new_env_id(),
+            runtime=self.name,
+            topology=str(self.topology.path),
+            created=time.time(),
+            owner=owner,
+            keep=self.keep,
+            plan=plan.to_json(),
+        )
+        self.record.save()
+        (self.dir / "logs").mkdir(parents=True, exist_ok=True)
+        (self.dir / "data").mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_infrastructure()
+            self._start_services()
+        except BaseException:
+            self.down()
+            raise
+        finally:
+            release_ports(ports)
+
+    def _start_infrastructure(self) -> None:
+        kafka = self._kafka
+        tp = self.topology.of_kind("toxiproxy")
+        rd = self.topology.of_kind("redis")
+        assert tp is not None
+        self._format_kafka()
+        for comp in (kafka, tp, rd):
+            if comp is not None:
+                self._spawn(comp)
+        self._wait_healthy(tp)
+        self.toxiproxy.populate([p.spec() for p in self.plan.proxies.values()])
+        self._wait_healthy(kafka)
+        self._create_topics()
+        self._verify_kafka_links()
+        if rd is not None:
+            self._wait_healthy(rd)
+
+    def _start_services(self) -> None:
+        order = self.topology.start_order()
+        for comp in order:
+            self._spawn(comp)
+        with ThreadPoolExecutor(max_workers=max(1, len(order))) as pool:
+            for future in [pool.submit(self._wait_healthy, comp) for comp in order]:
+                future.result()
+
+    def down(self) -> None:
+        """Stop every process of this environment and delete its directory."""
+        if self.record is None:
+            return
+        _down_record(self.record)
+        for proc in self._popen.values():
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=STOP_GRACE_S)
+        self._popen.clear()
+        self.record = None
+
+    def reset(self) -> None:
+        """Between experiments: every proxy enabled, no toxics, every component running."""
+        self.toxiproxy.reset()
+        for comp in self.topology.components.values():
+            proc = self._live(comp.name)
+            if proc is None:
+                self.start(comp.name)
+            elif proc.status() == psutil.STATUS_STOPPED:
+                self.resume(comp.name)
+
+    # -- process control ------------------------------------------------------------------
+    def start(self, component: str) -> None:
+        comp = self.topology.component(component)
+        if self._live(component) is not None:
+            return
+        self._spawn(comp)
+        self._wait_healthy(comp)
+
+    def stop(self, component: str) -> None:
+        """SIGTERM (a graceful shutdown), SIGKILL after a grace period."""
+        self._set_desired(component, "stopped")
+        proc = self._live(component)
+        if proc is not None:
+            terminate([proc, *_children(proc)], grace_s=STOP_GRACE_S)
+        self._reap(component)
+
+    def kill(self, component: str) -> None:
+        """SIGKILL the component's whole process group: a crash, no shutdown hooks."""
+        self._set_desired(component, "stopped")
+        proc = self._live(component)
+        if proc is not None:
+            self._signal(proc, signal.SIGKILL)
+            psutil.wait_procs([proc], timeout=STOP_GRACE_S)
+        self._reap(component)
+
+    def pause(self, component: str) -> None:
+        """SIGSTOP: the process hangs, its sockets stay open (a hung process, not a dead one)."""
+        proc = self._require_live(component)
+        self._signal(proc, signal.SIGSTOP)
+        self._set_desired(component, "paused")
+
+    def resume(self, component: str) -> None:
+        proc = self._require_live(component)
+        self._signal(proc, signal.SIGCONT)
+        self._set_desired(component, "running")
+
+    def restart(self, component: str) -> None:
+        self.stop(component)
+        self.start(component)
+
+    def wipe(self, component: str) -> None:
+        """Kill a stateful component, delete its data, start it fresh (topics re-created)."""
+        comp = self.topology.component(component)
+        if comp.kind not in ("kafka", "redis"):
+            raise ChaoskitError(f"wipe applies to kafka and redis, not {component!r} (kind {comp.kind})")
+        self.kill(component)
+        shutil.rmtree(self.dir / "data" / component, ignore_errors=True)
+        if comp.kind == "kafka":
+            self._format_kafka()
+        self.start(component)
+        if comp.kind == "kafka":
+            self._create_topics()
+
+    # -- status ---------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        rec = self._rec
+        components: dict[str, Any] = {}
+        for comp in self.topology.components.values():
+            proc = self._live(comp.name)
+            desired = rec.desired.get(comp.name, "running")
+            if proc is None:
+                state = "stopped" if desired == "stopped" else "failed"
+            elif proc.status() == psutil.STATUS_STOPPED:
+                state = "stopped"
+            else:
+                state = "healthy" if self._healthy(comp) else "starting"
+            entry: dict[str, Any] = {
+                "state": state,
+                "pid": rec.processes[comp.name].pid if comp.name in rec.processes else None,
+                "endpoints": self.endpoints(comp.name),
+                "log": str(self.log_path(comp.name)),
+            }
+            if desired == "paused":
+                entry["paused"] = True
+            components[comp.name] = entry
+        return {"environment": rec.id, "runtime": self.name, "topology": rec.topology, "components": components}
+
+    # -- internals ------------------------------------------------------------------------
+    def _command(self, comp: Component) -> tuple[list[str], dict[str, str], Path]:
+        parts = self._components or install.locate()
+        self._components = parts
+        plan = self.plan
+        data = self.dir / "data" / comp.name
+        data.mkdir(parents=True, exist_ok=True)
+        port = plan.direct[comp.name]
+        env = {**os.environ, "CHAOSKIT_ENV": self._rec.id}
+        cwd = self.topology.path.parent
+        if comp.kind == "kafka":
+            conf = self.dir / "kafka"
+            argv = [
+                str(parts.java), *KAFKA_HEAP.split(), "-XX:+UseSerialGC", "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={conf / 'log4j2.properties'}",
+                "-cp", parts.kafka_classpath, "kafka.Kafka", str(conf / "server.properties"),
+            ]
+            return argv, env, conf
+        if comp.kind == "redis":
+            argv = [
+                str(parts.redis_server), "--bind", HOST, "--port", str(port), "--dir", str(data),
+                "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "no",
+            ]
+            return argv, env, data
+        if comp.kind == "toxiproxy":
+            env["LOG_LEVEL"] = env.get("CHAOSKIT_TOXIPROXY_LOG_LEVEL", "warn")
+            return [str(parts.toxiproxy_server), "-host", HOST, "-port", str(port)], env, data
+        python = sys.executable
+        argv = [resolve_template(part, comp.name, plan, python) for part in comp.command]
+        env.update({key: resolve_template(value, comp.name, plan, python) for key, value in comp.env})
+        env.update({
+            "HTTP_HOST": HOST,
+            "HTTP_PORT": str(port),
+            "SERVICE_NAME": comp.name,
+            "PYTHONUNBUFFERED": "1",
+        })
+        return argv, env, cwd
+
+    def _format_kafka(self) -> None:
+        parts = self._components or install.locate()
+        conf = self.dir / "kafka"
+        conf.mkdir(parents=True, exist_ok=True)
+        data = self.dir / "data" / self._kafka.name
+        props = kafka_properties(self.plan, self._kafka.name, str(data))
+        (conf / "server.properties").write_text(render_properties(props))
+        (conf / "log4j2.properties").write_text(_LOG4J2)
+        argv = [
+            str(parts.java), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+            f"-Dlog4j2.configurationFile={conf / 'log4j2.properties'}", "-cp", parts.kafka_classpath,
+            "kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
+            "-t", _cluster_id(), "-c", str(conf / "server.properties"),
+        ]
+        log = self.log_path(self._kafka.name)
+        with log.open("ab") as out:
+            proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, timeout=120, check=False)
+        if proc.returncode != 0:
+            raise ComponentStartError(self._kafka.name, f"formatting its storage failed (exit {proc.returncode})", _tail(log))
+
+    def _spawn(self, comp: Component) -> None:
+        argv, env, cwd = self._command(comp)
+        log: IO[bytes]
+        with self.log_path(comp.name).open("ab") as log:
+            try:
+                proc = subprocess.Popen(
+                    argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    env=env, cwd=cwd, start_new_session=True,
+                )
+            except OSError as err:
+                raise ComponentStartError(comp.name, f"could not run {argv[0]}: {err}") from None
+        self._popen[comp.name] = proc
+        self._rec.processes[comp.name] = ProcessRecord.of(proc.pid)
+        self._rec.desired[comp.name] = "running"
+        self._rec.save()
+
+    def _healthy(self, comp: Component) -> bool:
+        endpoint = self.endpoint(comp.name)
+        if comp.kind == "kafka":
+            return health.kafka_ready(endpoint)
+        if comp.kind == "redis":
+            return health.redis_ping(endpoint)
+        if comp.kind == "toxiproxy":
+            return health.http_ok(f"http://{endpoint}/version")
+        if comp.health:
+            return health.http_ok(f"http://{endpoint}{comp.health}")
+        return self._live(comp.name) is not None
+
+    def _wait_healthy(self, comp: Component) -> None:
+        def exited() -> str | None:
+            proc = self._popen.get(comp.name)
+            code = proc.poll() if proc is not None else None
+            return f"the process exited with code {code}" if code is not None else None
+
+        try:
+            health.wait_for(lambda: self._healthy(comp), self.start_timeout_s, f"{comp.name} health", abort=exited)
+        except health.DeadlineExceeded as err:
+            raise ComponentStartError(comp.name, str(err), _tail(self.log_path(comp.name))) from None
+
+    def _create_topics(self) -> None:
+        if not self.topology.topics:
+            return
+        admin = health.kafka_admin(self.kafka_bootstrap)
+        existing = set(admin.list_topics(timeout=10).topics)
+        wanted = [
+            NewTopic(name, num_partitions=partitions, replication_factor=1)
+            for name, partitions in self.topology.topics.items()
+            if name not in existing
+        ]
+        for name, future in admin.create_topics(wanted, request_timeout=15).items() if wanted else ():
+            try:
+                future.result(timeout=20)
+            except Exception as err:
+                raise ComponentStartError(self._kafka.name, f"creating topic {name!r} failed: {err}") from None
+
+    def _verify_kafka_links(self) -> None:
+        """Each Kafka proxy must advertise itself, or its clients would go around it."""
+        for link in self.topology.links_to(self._kafka.name):
+            through = self.endpoint(self._kafka.name, link.client)
+            try:
+                brokers = health.wait_for(lambda: health.kafka_brokers(through), 15, f"metadata via {link.name}")
+            except health.DeadlineExceeded as err:
+                raise ComponentStartError(self._kafka.name, str(err), _tail(self.log_path(self._kafka.name))) from None
+            if brokers != [through]:
+                raise ComponentStartError(
+                    self._kafka.name,
+                    f"a metadata request through the {link.name} proxy ({through}) returned brokers "
+                    f"{brokers}; clients would bypass the proxy",
+                )
+
+    def _live(self, component: str) -> psutil.Process | None:
+        rec = self._rec.processes.get(component)
+        return rec.process() if rec else None
+
+    def _require_live(self, component: str) -> psutil.Process:
+        proc = self._live(component)
+        if proc is None:
+            raise ChaoskitError(f"{component} is not running in environment {self.env_id}")
+        return proc
+
+    def _signal(self, proc: psutil.Process, sig: signal.Signals) -> None:
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def _reap(self, component: str) -> None:
+        popen = self._popen.pop(component, None)
+        if popen is not None:
+            try:
+                popen.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+                popen.wait(timeout=STOP_GRACE_S)
+
+    def _set_desired(self, component: str, state: str) -> None:
+        self.topology.component(component)
+        self._rec.desired[component] = state
+        self._rec.save()
+
+
+def _children(proc: psutil.Process) -> list[psutil.Process]:
+    try:
+        return proc.children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _down_record(record: EnvRecord) -> None:
+    """Stop every process of a recorded environment (checked by pid and start time), then
+    any stray still tagged with its id, and delete its directory."""
+    procs = []
+    for proc_rec in record.processes.values():
+        proc = proc_rec.process()
+        if proc is not None:
+            procs.extend([proc, *_children(proc)])
+    terminate(procs, grace_s=STOP_GRACE_S)
+    terminate(stray_processes(record.id), grace_s=2.0)
+    shutil.rmtree(record.dir, ignore_errors=True)
+
+
+def sweep_orphans() -> list[str]:
+    """Down every environment whose owning run died (not kept); returns their ids."""
+    swept = []
+    for record in all_records():
+        if record.orphaned():
+            _down_record(record)
+            swept.append(record.id)
+    return swept
+
+
+def down_all() -> list[str]:
+    """Down every environment chaoskit left on this machine, kept or not, and any stray."""
+    ids = []
+    for record in all_records():
+        _down_record(record)
+        ids.append(record.id)
+    terminate(stray_processes(), grace_s=2.0)
+    return ids

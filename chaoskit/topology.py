@@ -1,0 +1,305 @@
+"""The system description, read from ``docker-compose.chaos.yml``.
+
+The compose file is the single description of the system for both runtimes. Plain
+Compose keys stay for ``docker compose``; chaoskit reads the ``x-chaoskit`` extensions:
+at the top level the Kafka ``topics`` and the proxied ``links`` (``client->component``),
+and per service its ``kind`` and, for services under test, how to run it as a local
+process. Validation happens here, before anything starts, and every error names the
+field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from chaoskit.errors import ConfigError
+
+Kind = Literal["kafka", "redis", "toxiproxy", "service"]
+INFRA_KINDS: tuple[str, ...] = ("kafka", "redis", "toxiproxy")
+_LINK_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9_.-]*)\s*->\s*([A-Za-z0-9][A-Za-z0-9_.-]*)\s*$")
+_TEMPLATE_RE = re.compile(r"\{(link|direct):([A-Za-z0-9_.-]+)\}|\{python\}|\{port\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TopicSpec(_Strict):
+    partitions: int = Field(default=1, ge=1, le=1000)
+
+
+class ServiceExtension(_Strict):
+    """``services.<name>.x-chaoskit``."""
+
+    kind: Kind
+    command: list[str] | None = None
+    health: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("health")
+    @classmethod
+    def _health_is_path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError(f"must be an HTTP path starting with '/', got {value!r}")
+        return value
+
+
+class TopExtension(_Strict):
+    """The top-level ``x-chaoskit`` block."""
+
+    topics: dict[str, TopicSpec] = Field(default_factory=dict)
+    links: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A client->component connection that gets its own Toxiproxy proxy."""
+
+    client: str
+    target: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.client}->{self.target}"
+
+    @property
+    def proxy_name(self) -> str:
+        """Toxiproxy proxy name: '>' would need escaping in the API's URL paths."""
+        return f"{self.client}--{self.target}"
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    kind: str
+    command: tuple[str, ...] = ()
+    health: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    depends_on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A validated system description. Build it with :func:`load_topology`."""
+
+    name: str
+    path: Path
+    components: dict[str, Component]
+    links: tuple[Link, ...]
+    topics: dict[str, int]
+
+    def component(self, name: str) -> Component:
+        try:
+            return self.components[name]
+        except KeyError:
+            raise ConfigError(
+                f"unknown component {name!r}: the topology {self.path.name} has "
+                f"{', '.join(sorted(self.components))}"
+            ) from None
+
+    def of_kind(self, kind: str) -> Component | None:
+        return next((c for c in self.components.values() if c.kind == kind), None)
+
+    @property
+    def services(self) -> list[Component]:
+        return [c for c in self.components.values() if c.kind == "service"]
+
+    def link(self, client: str, target: str) -> Link:
+        for link in self.links:
+            if link.client == client and link.target == target:
+                return link
+        self.component(client)
+        self.component(target)
+        known = ", ".join(link.name for link in self.links) or "none"
+        raise ConfigError(
+            f"no proxied link {client}->{target} in {self.path.name}; the links are: {known}"
+        )
+
+    def links_to(self, target: str) -> list[Link]:
+        return [link for link in self.links if link.target == target]
+
+    def links_from(self, client: str) -> list[Link]:
+        return [link for link in self.links if link.client == client]
+
+    def start_order(self) -> list[Component]:
+        """Services in depends_on order (infrastructure is started separately)."""
+        ordered: list[Component] = []
+        seen: set[str] = set()
+
+        def visit(comp: Component, path: tuple[str, ...]) -> None:
+            if comp.name in seen:
+                return
+            if comp.name in path:
+                cycle = " -> ".join((*path, comp.name))
+                raise ConfigError(f"services.*.depends_on has a cycle: {cycle}")
+            for dep in comp.depends_on:
+                dep_comp = self.components[dep]
+                if dep_comp.kind == "service":
+                    visit(dep_comp, (*path, comp.name))
+            seen.add(comp.name)
+            ordered.append(comp)
+
+        for comp in self.services:
+            visit(comp, ())
+        return ordered
+
+
+def _format_validation(where: str, err: ValidationError) -> str:
+    parts = []
+    for item in err.errors():
+        loc = ".".join(str(p) for p in item["loc"])
+        field = f"{where}.{loc}" if loc else where
+        value = item.get("input")
+        shown = "" if isinstance(value, dict) else f" (got {value!r})"
+        parts.append(f"{field}: {item['msg']}{shown}")
+    return "; ".join(parts)
+
+
+def _parse(model: type[BaseModel], data: Any, where: str) -> Any:
+    try:
+        return model.model_validate(data if data is not None else {})
+    except ValidationError as err:
+        raise ConfigError(f"invalid topology: {_format_validation(where, err)}") from None
+
+
+def _depends_on(raw: Any, where: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+        return tuple(raw)
+    if isinstance(raw, dict) and all(isinstance(x, str) for x in raw):
+        return tuple(raw)
+    raise ConfigError(
+        f"invalid topology: {where}.depends_on must be a list of service names or a mapping "
+        f"of service name to condition (got {raw!r})"
+    )
+
+
+def parse_topology(data: Any, path: Path) -> Topology:
+    """Validate a parsed compose document and build the Topology."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid topology {path}: the file must be a YAML mapping, got {type(data).__name__}")
+    raw_services = data.get("services")
+    if not isinstance(raw_services, dict) or not raw_services:
+        raise ConfigError(f"invalid topology {path}: 'services' must be a non-empty mapping of service name to definition")
+    top: TopExtension = _parse(TopExtension, data.get("x-chaoskit"), "x-chaoskit")
+
+    components: dict[str, Component] = {}
+    for name, raw in raw_services.items():
+        where = f"services.{name}"
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+            raise ConfigError(f"invalid topology: service name {name!r} must match [A-Za-z0-9][A-Za-z0-9_.-]*")
+        if not isinstance(raw, dict):
+            raise ConfigError(f"invalid topology: {where} must be a mapping, got {raw!r}")
+        if "x-chaoskit" not in raw:
+            raise ConfigError(
+                f"invalid topology: {where} has no 'x-chaoskit' block; add one with "
+                f"kind: kafka | redis | toxiproxy | service"
+            )
+        ext: ServiceExtension = _parse(ServiceExtension, raw["x-chaoskit"], f"{where}.x-chaoskit")
+        if ext.kind == "service" and not ext.command:
+            raise ConfigError(
+                f"invalid topology: {where}.x-chaoskit.command is required for kind 'service' "
+                f"(how to run it as a local process, e.g. ['{{python}}', '-m', 'my.module'])"
+            )
+        components[name] = Component(
+            name=name,
+            kind=ext.kind,
+            command=tuple(ext.command or ()),
+            health=ext.health,
+            env=tuple(sorted(ext.env.items())),
+            depends_on=_depends_on(raw.get("depends_on"), where),
+        )
+
+    for kind in INFRA_KINDS:
+        found = [c.name for c in components.values() if c.kind == kind]
+        if kind in ("kafka", "toxiproxy") and not found:
+            raise ConfigError(f"invalid topology: no service has x-chaoskit.kind: {kind}; chaoskit needs exactly one")
+        if len(found) > 1:
+            raise ConfigError(f"invalid topology: services {found} all have kind {kind}; exactly one is allowed")
+
+    for comp in components.values():
+        for dep in comp.depends_on:
+            if dep not in components:
+                raise ConfigError(
+                    f"invalid topology: services.{comp.name}.depends_on names {dep!r}, which is not a service; "
+                    f"the services are {', '.join(sorted(components))}"
+                )
+
+    links = tuple(_parse_link(text, i, components) for i, text in enumerate(top.links))
+    if len({link.name for link in links}) != len(links):
+        raise ConfigError("invalid topology: x-chaoskit.links lists the same link twice")
+
+    topology = Topology(
+        name=str(data.get("name") or path.stem),
+        path=path,
+        components=components,
+        links=links,
+        topics={name: spec.partitions for name, spec in top.topics.items()},
+    )
+    for comp in topology.services:
+        _check_templates(topology, comp)
+    topology.start_order()
+    return topology
+
+
+def _parse_link(text: str, index: int, components: dict[str, Component]) -> Link:
+    where = f"x-chaoskit.links[{index}]"
+    match = _LINK_RE.match(text)
+    if not match:
+        raise ConfigError(f"invalid topology: {where} must look like 'client->component', got {text!r}")
+    client, target = match.groups()
+    for role, name in (("client", client), ("component", target)):
+        if name not in components:
+            raise ConfigError(
+                f"invalid topology: {where} ({text!r}) names {role} {name!r}, which is not a service; "
+                f"the services are {', '.join(sorted(components))}"
+            )
+    if components[client].kind != "service":
+        raise ConfigError(
+            f"invalid topology: {where} ({text!r}): the client must be a service under test "
+            f"(kind: service), {client!r} is kind {components[client].kind}"
+        )
+    if components[target].kind == "toxiproxy" or client == target:
+        raise ConfigError(f"invalid topology: {where} ({text!r}) cannot target {target!r}")
+    return Link(client, target)
+
+
+def _check_templates(topology: Topology, comp: Component) -> None:
+    values = [*(v for _, v in comp.env), *comp.command]
+    for value in values:
+        for match in re.finditer(r"\{[^}]*\}", value):
+            token = match.group(0)
+            parsed = _TEMPLATE_RE.fullmatch(token)
+            if not parsed:
+                raise ConfigError(
+                    f"invalid topology: services.{comp.name}.x-chaoskit has template {token!r}; "
+                    f"allowed are {{python}}, {{port}}, {{link:COMPONENT}} and {{direct:COMPONENT}}"
+                )
+            if parsed.group(1) == "link":
+                target = parsed.group(2)
+                if not any(l.client == comp.name and l.target == target for l in topology.links):
+                    raise ConfigError(
+                        f"invalid topology: services.{comp.name}.x-chaoskit uses {token} but "
+                        f"x-chaoskit.links has no '{comp.name}->{target}'"
+                    )
+            elif parsed.group(1) == "direct":
+                topology.component(parsed.group(2))
+
+
+def load_topology(path: str | Path) -> Topology:
+    """Read and validate a compose file; raises ConfigError naming the bad field."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"topology file {str(path)!r} does not exist (--chaos-topology / CHAOSKIT_TOPOLOGY)")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"topology file {path} is not valid YAML: {err}") from None
+    return parse_topology(data, path.resolve())
