@@ -1,0 +1,206 @@
+"""The process runtime on the real components: per-link proxies, status, down, sweeping."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+import redis
+from confluent_kafka import Consumer, Producer
+
+from chaoskit.errors import ComponentStartError
+from chaoskit.runtime.health import wait_for
+from chaoskit.runtime.process import ProcessRuntime, sweep_orphans
+from chaoskit.runtime.state import state_root, stray_processes
+from chaoskit.topology import load_topology
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[3]
+MINIMAL = ROOT / "fixtures" / "topologies" / "minimal.yml"
+QUIET = {"log_level": 0}
+
+
+@pytest.fixture(scope="module")
+def runtime():
+    rt = ProcessRuntime(load_topology(MINIMAL), owner_pid=os.getpid())
+    rt.up()
+    yield rt
+    rt.down()
+
+
+@pytest.fixture(autouse=True)
+def _reset(request):
+    if "runtime" in request.fixturenames:
+        request.getfixturevalue("runtime").reset()
+
+
+def produce(bootstrap: str, value: bytes, timeout_s: float = 10.0) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "message.timeout.ms": int(timeout_s * 1000), **QUIET})
+    errors: list = []
+    producer.produce("events", value, on_delivery=lambda err, msg: errors.append(err))
+    producer.flush(timeout_s + 2)
+    assert errors == [None], f"delivery to {bootstrap} failed: {errors}"
+
+
+def consume_until(bootstrap: str, wanted: bytes, timeout_s: float = 20.0) -> bool:
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex, "auto.offset.reset": "earliest", **QUIET,
+    })
+    consumer.subscribe(["events"])
+    try:
+        def seen():
+            msg = consumer.poll(0.5)
+            return msg is not None and msg.error() is None and msg.value() == wanted
+        return wait_for(seen, timeout_s, f"consuming {wanted!r} via {bootstrap}")
+    finally:
+        consumer.close()
+
+
+def test_kafka_produce_and_consume_through_the_proxies(runtime):
+    value = uuid.uuid4().bytes
+    produce(runtime.endpoint("kafka", "producer"), value)
+    assert consume_until(runtime.endpoint("kafka", "consumer"), value)
+
+
+def test_metadata_through_a_proxy_names_only_that_proxy(runtime):
+    from chaoskit.runtime.health import kafka_brokers
+
+    for client in ("producer", "consumer"):
+        through = runtime.endpoint("kafka", client)
+        assert kafka_brokers(through) == [through]
+    assert kafka_brokers(runtime.kafka_bootstrap) == [runtime.kafka_bootstrap]
+
+
+def test_disabling_one_link_stops_that_client_only(runtime):
+    runtime.toxiproxy.set_enabled("producer--kafka", False)
+    try:
+        producer = Producer({"bootstrap.servers": runtime.endpoint("kafka", "producer"),
+                             "message.timeout.ms": 2000, **QUIET})
+        errors: list = []
+        producer.produce("events", b"cut", on_delivery=lambda err, msg: errors.append(err))
+        producer.flush(5)
+        assert errors and errors[0] is not None, "a producer behind a disabled proxy still delivered"
+        # the other client's link and the observer's direct listener keep working
+        value = uuid.uuid4().bytes
+        produce(runtime.kafka_bootstrap, value)
+        assert consume_until(runtime.endpoint("kafka", "consumer"), value)
+    finally:
+        runtime.toxiproxy.set_enabled("producer--kafka", True)
+
+
+def test_redis_through_its_proxy_and_cut(runtime):
+    host, port = runtime.endpoint("redis", "producer").split(":")
+    client = redis.Redis(host=host, port=int(port), socket_timeout=2, socket_connect_timeout=1, retry=None)
+    client.set("k", "v")
+    direct_host, direct_port = runtime.endpoint("redis").split(":")
+    direct = redis.Redis(host=direct_host, port=int(direct_port), socket_timeout=2)
+    assert direct.get("k") == b"v"
+    runtime.toxiproxy.set_enabled("producer--redis", False)
+    try:
+        with pytest.raises(redis.ConnectionError):
+            redis.Redis(host=host, port=int(port), socket_connect_timeout=1, retry=None).ping()
+        assert direct.ping()
+    finally:
+        runtime.toxiproxy.set_enabled("producer--redis", True)
+    assert client.get("k") == b"v"
+
+
+def test_status_json_from_the_cli(runtime):
+    out = subprocess.run(
+        [sys.executable, "-m", "chaoskit.cli", "status", runtime.env_id, "--json"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout
+    status = json.loads(out)
+    assert status["environment"] == runtime.env_id and status["runtime"] == "process"
+    assert set(status["components"]) == {"kafka", "redis", "toxiproxy", "producer", "consumer"}
+    kafka = status["components"]["kafka"]
+    assert kafka["state"] == "healthy" and psutil.pid_exists(kafka["pid"])
+    assert kafka["endpoints"]["producer->kafka"] == runtime.endpoint("kafka", "producer")
+    assert kafka["endpoints"]["direct"] == runtime.kafka_bootstrap
+
+
+def test_restart_keeps_kafka_data_and_reset_brings_a_killed_component_back(runtime):
+    value = uuid.uuid4().bytes
+    produce(runtime.kafka_bootstrap, value)
+    runtime.restart("kafka")
+    assert consume_until(runtime.kafka_bootstrap, value)
+    runtime.kill("redis")
+    assert runtime.status()["components"]["redis"]["state"] == "stopped"
+    runtime.reset()
+    assert runtime.status()["components"]["redis"]["state"] == "healthy"
+
+
+def test_down_leaves_nothing():
+    rt = ProcessRuntime(load_topology(MINIMAL), owner_pid=os.getpid())
+    rt.up()
+    env_id, env_dir = rt.env_id, rt.dir
+    pids = [rt.record.processes[name].pid for name in rt.topology.components]
+    rt.down()
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids)
+    assert not stray_processes(env_id)
+    assert not env_dir.exists()
+
+
+_OWNER = """
+import os, sys
+from chaoskit.runtime.process import ProcessRuntime
+from chaoskit.topology import load_topology
+rt = ProcessRuntime(load_topology(sys.argv[1]), owner_pid=os.getpid())
+rt.up()
+print(rt.env_id, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_an_environment_whose_owner_was_sigkilled_is_swept():
+    owner = subprocess.Popen([sys.executable, "-c", _OWNER, str(MINIMAL)], stdout=subprocess.PIPE,
+                             stdin=subprocess.PIPE, text=True)
+    try:
+        env_id = owner.stdout.readline().strip()
+        assert env_id.startswith("ck-"), "the owner did not bring its environment up"
+        assert stray_processes(env_id)
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(10)
+    assert env_id in sweep_orphans()
+    assert not stray_processes(env_id)
+    assert not (state_root() / env_id).exists()
+
+
+def test_a_component_that_cannot_start_is_named_and_nothing_is_left(monkeypatch):
+    """Kafka's port is taken: a clear error naming kafka with its log tail, no leftovers."""
+    topology = load_topology(MINIMAL)
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    taken = squatter.getsockname()[1]
+    import chaoskit.runtime.process as process_module
+
+    real = process_module.make_plan
+
+    def plan_with_taken_port(topo, ports):
+        plan = real(topo, ports)
+        plan.direct["kafka"] = taken
+        return plan
+
+    monkeypatch.setattr(process_module, "make_plan", plan_with_taken_port)
+    rt = ProcessRuntime(topology, owner_pid=os.getpid(), start_timeout_s=30)
+    before = {r.name for r in state_root().iterdir()} if state_root().exists() else set()
+    try:
+        with pytest.raises(ComponentStartError) as info:
+            rt.up()
+    finally:
+        squatter.close()
+    assert info.value.component == "kafka"
+    assert "Address already in use" in info.value.log_tail or "BindException" in info.value.log_tail
+    after = {r.name for r in state_root().iterdir()} if state_root().exists() else set()
+    assert after <= before
+    assert rt.record is None
