@@ -1,0 +1,1 @@
+"""How components run: local processes (process.py); the Runtime contract (base.py)."""
