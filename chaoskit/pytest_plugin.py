@@ -1,19 +1,241 @@
-"""chaoskit's pytest plugin: options, fixtures and markers for chaos experiments."""
+"""chaoskit's pytest plugin: experiments are ordinary pytest tests.
+
+Loaded through the ``pytest11`` entry point. It adds the ``--chaos-*`` options (and ini
+twins), the ``chaos`` marker, and fixtures: ``chaos_env`` (the session's environment,
+started once and reset between experiments), ``services``, ``kafka`` and ``redis``
+(direct clients for observing, never proxied), ``timeline``, ``faults``, ``load`` and
+``experiment`` (the steady-state / method / verify shape of an experiment). The
+environment starts only when a test asks for one of these fixtures, so unit tests in the
+same run never pay for it.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
 import pytest
+
+from chaoskit.errors import ChaoskitError, ConfigError
+from chaoskit.options import ChaosOptions
+from chaoskit.runtime.base import Runtime
+from chaoskit.topology import load_topology
+
+if TYPE_CHECKING:
+    from chaoskit.experiment import Experiment, KafkaClients, Services
+    from chaoskit.observe.timeline import Timeline
+
+RUNTIMES = ("process", "docker")
+_STASH_RUNTIME = pytest.StashKey[Runtime]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("chaoskit", "chaos experiments against an event system")
-    group.addoption("--chaos-runtime", choices=["process", "docker"], default=None,
-                    help="how components run: local processes (default) or containers")
+    group.addoption("--chaos-runtime", default=None, help="how components run: process (default) or docker")
     group.addoption("--chaos-topology", default=None, help="the compose file (default docker-compose.chaos.yml)")
-    group.addoption("--chaos-seed", type=int, default=None, help="seed for random fault schedules")
+    group.addoption("--chaos-seed", default=None, help="seed for random fault schedules and generated data")
     group.addoption("--chaos-keep", action="store_true", default=None,
-                    help="leave the environment up after the run for inspection")
+                    help="leave the environment up after the run for inspection (`chaoskit down` removes it)")
     parser.addini("chaos_runtime", "default for --chaos-runtime", default="process")
     parser.addini("chaos_topology", "default for --chaos-topology", default="docker-compose.chaos.yml")
     parser.addini("chaos_seed", "default for --chaos-seed", default="")
     parser.addini("chaos_keep", "default for --chaos-keep", type="bool", default=False)
+
+
+def _options(config: pytest.Config) -> ChaosOptions:
+    runtime = config.getoption("--chaos-runtime") or config.getini("chaos_runtime")
+    if runtime not in RUNTIMES:
+        raise ConfigError(f"--chaos-runtime={runtime!r} is not a runtime; allowed: {', '.join(RUNTIMES)}")
+    topology = Path(config.getoption("--chaos-topology") or config.getini("chaos_topology"))
+    if not topology.is_absolute():
+        topology = Path(config.rootpath) / topology
+    raw_seed = config.getoption("--chaos-seed") or config.getini("chaos_seed") or ""
+    try:
+        seed = int(raw_seed) if str(raw_seed).strip() else int.from_bytes(os.urandom(4), "big")
+    except ValueError:
+        raise ConfigError(f"--chaos-seed={raw_seed!r} must be an integer") from None
+    keep = bool(config.getoption("--chaos-keep") or config.getini("chaos_keep"))
+    return ChaosOptions(runtime=runtime, topology=topology, seed=seed, keep=keep)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "chaos(title=None, hypothesis=None, severity='normal', tags=(), feature=None, story=None): "
+        "a chaos experiment and the metadata its report carries",
+    )
+    try:
+        config.stash[_OPTIONS] = _options(config)
+    except ConfigError as err:
+        raise pytest.UsageError(str(err)) from None
+    # CI stops jobs with SIGTERM: treat it as Ctrl-C so faults heal and the environment stops.
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+
+
+_OPTIONS = pytest.StashKey[ChaosOptions]()
+
+
+def _sigterm_as_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    opts = config.stash[_OPTIONS]
+    return f"chaoskit: runtime={opts.runtime} topology={opts.topology.name} seed={opts.seed} keep={opts.keep}"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Last line of defence: an environment still up (e.g. after an internal error) stops."""
+    runtime = config.stash.get(_STASH_RUNTIME, None)
+    if runtime is not None and not config.stash[_OPTIONS].keep:
+        runtime.down()
+
+
+@pytest.fixture(scope="session")
+def chaos_options(pytestconfig: pytest.Config) -> ChaosOptions:
+    """The resolved --chaos-* options of this run."""
+    return pytestconfig.stash[_OPTIONS]
+
+
+@pytest.fixture(scope="session")
+def chaos_env(pytestconfig: pytest.Config, chaos_options: ChaosOptions) -> Iterator[Runtime]:
+    """The environment of this session: started once on first use, stopped at the end
+    (unless --chaos-keep). A start failure is an infrastructure error, never a verdict."""
+    topology = load_topology(chaos_options.topology)
+    if chaos_options.runtime == "docker":
+        raise ConfigError(
+            "--chaos-runtime=docker: the container runtime is not part of this version yet; "
+            "use --chaos-runtime=process (the default)"
+        )
+    from chaoskit.runtime.process import ProcessRuntime
+
+    runtime = ProcessRuntime(topology, owner_pid=os.getpid(), keep=chaos_options.keep)
+    runtime.up()
+    pytestconfig.stash[_STASH_RUNTIME] = runtime
+    try:
+        yield runtime
+    finally:
+        del pytestconfig.stash[_STASH_RUNTIME]
+        if chaos_options.keep:
+            print(f"\nchaoskit: environment {runtime.env_id} kept; remove it with `chaoskit down {runtime.env_id}`")
+        else:
+            runtime.down()
+
+
+@pytest.fixture
+def chaos_namespace(request: pytest.FixtureRequest) -> str:
+    """A key prefix unique to this experiment, so experiments never see each other's data."""
+    from chaoskit.experiment import namespace_for
+
+    return namespace_for(request.node.nodeid)
+
+
+@pytest.fixture
+def timeline() -> "Timeline":
+    """This experiment's record of fault windows (every inject and heal, timestamped)."""
+    from chaoskit.observe.timeline import Timeline
+
+    return Timeline()
+
+
+@pytest.fixture
+def services(chaos_env: Runtime) -> "Services":
+    """Endpoints and control (stop, kill, pause, resume, restart, logs) of each component."""
+    from chaoskit.experiment import Services
+
+    chaos_env.reset()
+    return Services(chaos_env)
+
+
+@pytest.fixture(scope="session")
+def kafka(chaos_env: Runtime) -> "KafkaClients":
+    """Kafka clients on the broker's direct listener: the observer's view, never faulted."""
+    from chaoskit.experiment import KafkaClients
+
+    return KafkaClients(chaos_env.endpoint(_kind(chaos_env, "kafka")))
+
+
+@pytest.fixture(scope="session")
+def redis(chaos_env: Runtime) -> Any:
+    """A redis-py client on Redis's direct port: the observer's view, never faulted."""
+    import redis as redis_py
+
+    host, port = chaos_env.endpoint(_kind(chaos_env, "redis")).split(":")
+    client = redis_py.Redis(host=host, port=int(port), socket_timeout=5, socket_connect_timeout=2, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def faults(chaos_env: Runtime, timeline: "Timeline") -> Iterator[Any]:
+    """Faults on this environment; whatever is still injected heals when the test ends."""
+    from chaoskit.faults import Faults
+
+    chaos_env.reset()
+    entry = Faults(chaos_env, timeline)
+    try:
+        yield entry
+    finally:
+        entry.heal_all()
+
+
+@pytest.fixture
+def load(chaos_env: Runtime, chaos_namespace: str, tmp_path: Path) -> Iterator[Any]:
+    """Locust load against order-service (or Kafka directly), in its own process."""
+    from chaoskit.experiment import Load
+
+    handle = Load(chaos_env, chaos_namespace, tmp_path / "load")
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture
+def experiment(
+    request: pytest.FixtureRequest,
+    chaos_env: Runtime,
+    services: "Services",
+    faults: Any,
+    timeline: "Timeline",
+    load: Any,
+    kafka: "KafkaClients",
+    chaos_namespace: str,
+    chaos_options: ChaosOptions,
+) -> "Experiment":
+    """Everything an experiment uses, with the steady-state helper and the checks."""
+    from chaoskit.experiment import Experiment
+
+    marker = request.node.get_closest_marker("chaos")
+    return Experiment(
+        name=request.node.name,
+        runtime=chaos_env,
+        services=services,
+        faults=faults,
+        timeline=timeline,
+        load=load,
+        kafka=kafka,
+        namespace=chaos_namespace,
+        seed=chaos_options.seed,
+        meta=dict(marker.kwargs) if marker else {},
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A ChaoskitError (bad input, a component that would not start) is shown as its
+    one-paragraph message, not as a traceback from deep inside the framework."""
+    report = yield
+    if call.excinfo is not None and isinstance(call.excinfo.value, ChaoskitError):
+        report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
+    return report
+
+
+def _kind(runtime: Runtime, kind: str) -> str:
+    comp = runtime.topology.of_kind(kind)
+    if comp is None:
+        raise ConfigError(f"the topology {runtime.topology.path.name} has no component of kind {kind}")
+    return comp.name

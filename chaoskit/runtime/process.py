@@ -359,7 +359,8 @@ class ProcessRuntime:
             str(parts.java), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
             f"-Dlog4j2.configurationFile={conf / 'log4j2.properties'}", "-cp", parts.kafka_classpath,
             "kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
-            "-t", _cluster_id(), "-c", str(conf / "server.properties"),
+            # "=": a base64url id may start with "-", which would read as an option
+            f"--cluster-id={_cluster_id()}", "-c", str(conf / "server.properties"),
         ]
         log = self.log_path(self._kafka.name)
         with log.open("ab") as out:

@@ -1,0 +1,186 @@
+"""What an experiment holds: handles on the services, observer clients, and the
+steady-state shape (check before, run the method under the fault, check again after heal)
+that Chaos Toolkit made common.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from chaoskit.errors import ConfigError
+from chaoskit.runtime.base import Runtime
+from chaoskit.runtime.health import DeadlineExceeded, wait_for
+
+
+def namespace_for(nodeid: str) -> str:
+    """A key prefix unique to one experiment run: ``x<8 hex>:``."""
+    digest = hashlib.sha1(f"{nodeid}:{time.time_ns()}".encode()).hexdigest()[:8]
+    return f"x{digest}:"
+
+
+class ServiceHandle:
+    """One component of the environment: where it is and how to control it."""
+
+    def __init__(self, runtime: Runtime, name: str) -> None:
+        self._runtime = runtime
+        self.name = name
+
+    def endpoint(self, client: str | None = None) -> str:
+        """``host:port`` directly, or as ``client`` reaches it through its proxy."""
+        return self._runtime.endpoint(self.name, client)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.endpoint()}"
+
+    def stop(self) -> None:
+        self._runtime.stop(self.name)
+
+    def kill(self) -> None:
+        self._runtime.kill(self.name)
+
+    def pause(self) -> None:
+        self._runtime.pause(self.name)
+
+    def resume(self) -> None:
+        self._runtime.resume(self.name)
+
+    def restart(self) -> None:
+        self._runtime.restart(self.name)
+
+    def logs(self) -> str:
+        return self._runtime.logs(self.name)
+
+    @property
+    def log_path(self) -> Path:
+        return self._runtime.log_path(self.name)
+
+
+class Services(Mapping[str, ServiceHandle]):
+    """``services["order-service"].url`` etc.; unknown names raise a ConfigError listing the known ones."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._names = list(runtime.topology.components)
+
+    def __getitem__(self, name: str) -> ServiceHandle:
+        self._runtime.topology.component(name)
+        return ServiceHandle(self._runtime, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+@dataclass(frozen=True)
+class KafkaClients:
+    """Clients on the broker's direct listener (the observer's view; never proxied)."""
+
+    bootstrap: str
+
+    def _base(self) -> dict[str, Any]:
+        return {"bootstrap.servers": self.bootstrap, "log_level": 3}
+
+    def producer(self, **conf: Any) -> Producer:
+        return Producer({**self._base(), **conf})
+
+    def consumer(self, group: str | None = None, **conf: Any) -> Consumer:
+        return Consumer({
+            **self._base(), "group.id": group or f"chaoskit-observer-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest", "enable.auto.commit": False, **conf,
+        })
+
+    def admin(self) -> AdminClient:
+        return AdminClient(self._base())
+
+    def read_all(self, topic: str, timeout_s: float = 30.0) -> list[Any]:
+        """Every record of ``topic`` up to its end as of now (all partitions)."""
+        consumer = self.consumer()
+        try:
+            metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+            if metadata is None or metadata.error is not None:
+                raise ConfigError(f"topic {topic!r} does not exist on {self.bootstrap}")
+            ends: dict[int, int] = {}
+            for partition in metadata.partitions:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+                if high > low:
+                    ends[partition] = high
+            consumer.assign([TopicPartition(topic, p, 0) for p in ends] or [])
+            records: list[Any] = []
+            done: set[int] = set()
+
+            def drained() -> bool:
+                msg = consumer.poll(0.2)
+                if msg is not None and msg.error() is None:
+                    records.append(msg)
+                    if msg.offset() + 1 >= ends[msg.partition()]:
+                        done.add(msg.partition())
+                return done >= set(ends)
+
+            wait_for(drained, timeout_s, f"reading {topic} to its end", interval_s=0)
+            return records
+        finally:
+            consumer.close()
+
+
+Probe = Callable[[], Any]
+
+
+@dataclass
+class Experiment:
+    """The fixtures of one experiment, plus the steady-state helper."""
+
+    name: str
+    runtime: Runtime
+    services: Services
+    faults: Any
+    timeline: Any
+    load: Any
+    kafka: KafkaClients
+    namespace: str
+    seed: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @contextmanager
+    def steady_state(self, *probes: Probe, settle_s: float = 30.0) -> Iterator[None]:
+        """Hold the steady state before the block, and again (within ``settle_s``) after it.
+
+        Each probe returns truthy (or raises AssertionError) to say the system is steady.
+        Before the method, a probe that does not hold within ``settle_s`` means the
+        experiment cannot start (the system was not steady to begin with); after the
+        block (faults healed), a probe that does not hold again within ``settle_s`` is
+        the experiment's failure, and the message names the probe.
+        """
+        self._hold(probes, settle_s, "before the method: the system was not steady to begin with")
+        yield
+        self._hold(probes, settle_s, "after the faults healed: the system did not return to its steady state")
+
+    def _hold(self, probes: tuple[Probe, ...], settle_s: float, when: str) -> None:
+        for probe in probes:
+            label = (probe.__doc__ or probe.__name__).strip().splitlines()[0]
+            last: list[str] = []
+
+            def holds() -> bool:
+                try:
+                    return bool(probe())
+                except AssertionError as err:
+                    last[:] = [str(err)]
+                    return False
+
+            try:
+                wait_for(holds, settle_s, label, interval_s=0.25)
+            except DeadlineExceeded:
+                detail = f": {last[0]}" if last else ""
+                raise AssertionError(f"steady state '{label}' did not hold within {settle_s:.0f} s {when}{detail}") from None

@@ -1,0 +1,74 @@
+"""The pytest plugin as users meet it: options, the session environment, fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chaoskit.install import cache_dir
+from chaoskit.runtime.state import all_records
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[3]
+MINIMAL = ROOT / "fixtures" / "topologies" / "minimal.yml"
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def _real_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytester moves HOME; keep the installed components where they are."""
+    monkeypatch.setenv("CHAOSKIT_CACHE", str(cache_dir()))
+
+
+def test_environment_fixtures_on_real_components(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_services_and_observers(chaos_env, services, kafka, redis, chaos_namespace):
+            assert set(services) == {"kafka", "redis", "toxiproxy", "producer", "consumer"}
+            assert services["redis"].endpoint("producer") != services["redis"].endpoint()
+            redis.set(chaos_namespace + "k", "v")
+            assert redis.get(chaos_namespace + "k") == "v"
+            p = kafka.producer()
+            p.produce("events", b"hello")
+            assert p.flush(10) == 0
+            assert any(m.value() == b"hello" for m in kafka.read_all("events"))
+
+        def test_unknown_service_is_refused(services):
+            with pytest.raises(Exception, match="unknown component 'nope'.*consumer"):
+                services["nope"]
+
+        def test_a_killed_component_is_back_for_the_next_test(services):
+            services["consumer"].kill()
+
+        def test_next(chaos_env, services):
+            assert chaos_env.status()["components"]["consumer"]["state"] == "healthy"
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:locust", f"--chaos-topology={MINIMAL}", "-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["chaoskit: runtime=process topology=minimal.yml seed=*"])
+    assert not [r for r in all_records() if r.topology == str(MINIMAL) and r.orphaned()]
+
+
+def test_bad_options_are_clear_errors(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest_subprocess("-p", "no:locust", "--chaos-runtime=kubernetes")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*--chaos-runtime='kubernetes' is not a runtime; allowed: process, docker*"])
+    result = pytester.runpytest_subprocess("-p", "no:locust", "--chaos-seed=abc")
+    result.stderr.fnmatch_lines(["*--chaos-seed='abc' must be an integer*"])
+
+
+def test_a_bad_topology_errors_before_anything_starts(pytester: pytest.Pytester) -> None:
+    bad = pytester.path / "bad.yml"
+    bad.write_text(MINIMAL.read_text().replace("kind: redis", "kind: redys"))
+    pytester.makepyfile("def test_x(chaos_env): pass")
+    before = {r.id for r in all_records()}
+    result = pytester.runpytest_subprocess("-p", "no:locust", f"--chaos-topology={bad}")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*services.redis.x-chaoskit.kind*redys*"])
+    assert {r.id for r in all_records()} <= before
