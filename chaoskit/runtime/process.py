@@ -19,7 +19,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, IO
+from typing import Any
 
 import psutil
 from confluent_kafka.admin import NewTopic
@@ -149,7 +149,8 @@ class ProcessRuntime:
         return kafka
 
     def log_path(self, component: str) -> Path:
-        self.topology.component(component)
+        if component not in self._instances:
+            self.topology.component(component)
         return self.dir / "logs" / f"{component}.log"
 
     def logs(self, component: str) -> str:
@@ -223,8 +224,11 @@ class ProcessRuntime:
         self.record = None
 
     def reset(self) -> None:
-        """Between experiments: every proxy enabled, no toxics, every component running."""
+        """Between experiments: every proxy enabled, no toxics, no extra instances, every
+        component running."""
         self.toxiproxy.reset()
+        for instance in list(self._instances):
+            self.remove_instance(instance, graceful=False)
         for comp in self.topology.components.values():
             proc = self._live(comp.name)
             if proc is None:
@@ -285,6 +289,62 @@ class ProcessRuntime:
         if comp.kind == "kafka":
             self._create_topics()
 
+    # -- instances ------------------------------------------------------------------------
+    def add_instance(self, component: str, instance: str, env: dict[str, str] | None = None) -> str:
+        """Run one more process of a service (e.g. a canary of workflow-service) next to it.
+
+        The instance shares the service's links (its traffic goes through the same proxies,
+        so link faults hit it too), gets its own HTTP port, log and ``SERVICE_NAME``, and
+        ``env`` overrides the service's environment (``SERVICE_VERSION``, ``FAIL_RATE``...).
+        Returns its direct endpoint once healthy.
+        """
+        comp = self.topology.component(component)
+        if comp.kind != "service":
+            raise ChaoskitError(f"instances are for services under test; {component!r} is kind {comp.kind}")
+        if instance in self.topology.components or instance in self._instances:
+            raise ChaoskitError(f"an instance or component named {instance!r} already exists")
+        port = allocate_ports(1)[0]
+        try:
+            self._instances[instance] = {"of": component, "port": port, "env": dict(env or {})}
+            self._rec.save()
+            self._spawn(comp, instance)
+            self._wait_healthy(comp, instance)
+        except BaseException:
+            self.remove_instance(instance)
+            raise
+        finally:
+            release_ports([port])
+        return addr(port)
+
+    def remove_instance(self, instance: str, graceful: bool = True) -> None:
+        """Stop an instance (SIGTERM, or SIGKILL when not graceful) and forget it."""
+        if instance not in self._instances:
+            raise ChaoskitError(f"no instance {instance!r}; instances: {', '.join(self._instances) or 'none'}")
+        proc = self._live(instance)
+        if proc is not None:
+            if graceful:
+                terminate([proc, *_children(proc)], grace_s=STOP_GRACE_S)
+            else:
+                self._signal(proc, signal.SIGKILL)
+                psutil.wait_procs([proc], timeout=STOP_GRACE_S)
+        self._reap(instance)
+        self._rec.processes.pop(instance, None)
+        self._rec.desired.pop(instance, None)
+        del self._instances[instance]
+        self._rec.save()
+
+    def instances(self, component: str | None = None) -> dict[str, str]:
+        """Instance name -> direct endpoint, of one service or all."""
+        return {
+            name: addr(spec["port"])
+            for name, spec in self._instances.items()
+            if component is None or spec["of"] == component
+        }
+
+    @property
+    def _instances(self) -> dict[str, Any]:
+        return self._rec.extra.setdefault("instances", {})
+
     # -- status ---------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         rec = self._rec
@@ -307,16 +367,26 @@ class ProcessRuntime:
             if desired == "paused":
                 entry["paused"] = True
             components[comp.name] = entry
+        for name, spec in self._instances.items():
+            proc = self._live(name)
+            components[name] = {
+                "state": "healthy" if proc is not None and self._healthy(self.topology.component(spec["of"]), name)
+                else "failed" if proc is None else "starting",
+                "pid": rec.processes[name].pid if name in rec.processes else None,
+                "endpoints": {"direct": addr(spec["port"])},
+                "log": str(self.log_path(name)),
+                "instance_of": spec["of"],
+            }
         return {"environment": rec.id, "runtime": self.name, "topology": rec.topology, "components": components}
 
     # -- internals ------------------------------------------------------------------------
-    def _command(self, comp: Component) -> tuple[list[str], dict[str, str], Path]:
+    def _command(self, comp: Component, instance: str | None = None) -> tuple[list[str], dict[str, str], Path]:
         parts = self._components or install.locate()
         self._components = parts
         plan = self.plan
         data = self.dir / "data" / comp.name
         data.mkdir(parents=True, exist_ok=True)
-        port = plan.direct[comp.name]
+        port = self._instances[instance]["port"] if instance else plan.direct[comp.name]
         env = {**os.environ, "CHAOSKIT_ENV": self._rec.id}
         cwd = self.topology.path.parent
         if comp.kind == "kafka":
@@ -342,9 +412,11 @@ class ProcessRuntime:
         env.update({
             "HTTP_HOST": HOST,
             "HTTP_PORT": str(port),
-            "SERVICE_NAME": comp.name,
+            "SERVICE_NAME": instance or comp.name,
             "PYTHONUNBUFFERED": "1",
         })
+        if instance:
+            env.update(self._instances[instance]["env"])
         return argv, env, cwd
 
     def _format_kafka(self) -> None:
@@ -368,24 +440,24 @@ class ProcessRuntime:
         if proc.returncode != 0:
             raise ComponentStartError(self._kafka.name, f"formatting its storage failed (exit {proc.returncode})", _tail(log))
 
-    def _spawn(self, comp: Component) -> None:
-        argv, env, cwd = self._command(comp)
-        log: IO[bytes]
-        with self.log_path(comp.name).open("ab") as log:
+    def _spawn(self, comp: Component, instance: str | None = None) -> None:
+        name = instance or comp.name
+        argv, env, cwd = self._command(comp, instance)
+        with self.log_path(name).open("ab") as log:
             try:
                 proc = subprocess.Popen(
                     argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                     env=env, cwd=cwd, start_new_session=True,
                 )
             except OSError as err:
-                raise ComponentStartError(comp.name, f"could not run {argv[0]}: {err}") from None
-        self._popen[comp.name] = proc
-        self._rec.processes[comp.name] = ProcessRecord.of(proc.pid)
-        self._rec.desired[comp.name] = "running"
+                raise ComponentStartError(name, f"could not run {argv[0]}: {err}") from None
+        self._popen[name] = proc
+        self._rec.processes[name] = ProcessRecord.of(proc.pid)
+        self._rec.desired[name] = "running"
         self._rec.save()
 
-    def _healthy(self, comp: Component) -> bool:
-        endpoint = self.endpoint(comp.name)
+    def _healthy(self, comp: Component, instance: str | None = None) -> bool:
+        endpoint = self.instances()[instance] if instance else self.endpoint(comp.name)
         if comp.kind == "kafka":
             return health.kafka_ready(endpoint)
         if comp.kind == "redis":
@@ -394,18 +466,20 @@ class ProcessRuntime:
             return health.http_ok(f"http://{endpoint}/version")
         if comp.health:
             return health.http_ok(f"http://{endpoint}{comp.health}")
-        return self._live(comp.name) is not None
+        return self._live(instance or comp.name) is not None
 
-    def _wait_healthy(self, comp: Component) -> None:
+    def _wait_healthy(self, comp: Component, instance: str | None = None) -> None:
+        name = instance or comp.name
+
         def exited() -> str | None:
-            proc = self._popen.get(comp.name)
+            proc = self._popen.get(name)
             code = proc.poll() if proc is not None else None
             return f"the process exited with code {code}" if code is not None else None
 
         try:
-            health.wait_for(lambda: self._healthy(comp), self.start_timeout_s, f"{comp.name} health", abort=exited)
+            health.wait_for(lambda: self._healthy(comp, instance), self.start_timeout_s, f"{name} health", abort=exited)
         except health.DeadlineExceeded as err:
-            raise ComponentStartError(comp.name, str(err), _tail(self.log_path(comp.name))) from None
+            raise ComponentStartError(name, str(err), _tail(self.log_path(name))) from None
 
     def _create_topics(self) -> None:
         if not self.topology.topics:
@@ -464,7 +538,8 @@ class ProcessRuntime:
                 popen.wait(timeout=STOP_GRACE_S)
 
     def _set_desired(self, component: str, state: str) -> None:
-        self.topology.component(component)
+        if component not in self._instances:
+            self.topology.component(component)
         self._rec.desired[component] = state
         self._rec.save()
 

@@ -204,3 +204,19 @@ def test_a_component_that_cannot_start_is_named_and_nothing_is_left(monkeypatch)
     after = {r.name for r in state_root().iterdir()} if state_root().exists() else set()
     assert after <= before
     assert rt.record is None
+
+
+def test_an_extra_instance_runs_beside_its_service_and_goes_away(runtime):
+    endpoint = runtime.add_instance("consumer", "consumer#canary", {"SERVICE_VERSION": "canary"})
+    assert endpoint != runtime.endpoint("consumer")
+    status = runtime.status()["components"]["consumer#canary"]
+    assert status["state"] == "healthy" and status["instance_of"] == "consumer"
+    pid = status["pid"]
+    assert psutil.Process(pid).environ()["SERVICE_VERSION"] == "canary"
+    assert psutil.Process(pid).environ()["SERVICE_NAME"] == "consumer#canary"
+    runtime.kill("consumer#canary")
+    runtime.remove_instance("consumer#canary")
+    assert "consumer#canary" not in runtime.status()["components"]
+    runtime.add_instance("consumer", "consumer#left-behind")
+    runtime.reset()
+    assert runtime.instances() == {}
