@@ -1,0 +1,225 @@
+"""``Faults``: where an experiment gets its faults, for one runtime and one timeline.
+
+Every method checks its arguments against the topology and returns a ``Fault`` without
+touching anything; the fault acts when injected (``with``, ``inject()`` or a schedule).
+Every inject and heal is recorded on the timeline, and ``heal_all()`` heals whatever is
+still active, schedules included (the pytest plugin calls it in teardown).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+from chaoskit.errors import ConfigError
+from chaoskit.faults import params
+from chaoskit.faults.fault import Fault, HealError
+from chaoskit.faults.loss import DATA, MODES, ComponentLoss
+from chaoskit.faults.network import ToxicFault
+from chaoskit.faults.params import Direction
+from chaoskit.faults.partition import Cut
+from chaoskit.faults.process import ProcessFault
+from chaoskit.faults.schedule import Schedule, ScheduleError, parse_steps
+from chaoskit.faults.signals import deferred_interrupts
+from chaoskit.faults.state import FaultState, Recorder
+
+if TYPE_CHECKING:
+    from chaoskit.runtime.base import Runtime
+    from chaoskit.topology import Link
+
+
+class Faults:
+    """Builds faults against ``runtime``'s topology and records them on ``timeline``."""
+
+    def __init__(self, runtime: Runtime, timeline: Recorder | None = None) -> None:
+        self.runtime = runtime
+        self.timeline = timeline
+        self._state = FaultState(runtime, timeline)
+
+    @property
+    def active(self) -> list[Fault]:
+        """The faults injected and not yet healed, oldest first."""
+        with self._state.lock:
+            return list(self._state.active)
+
+    # -- network faults on one link (Toxiproxy toxics) --------------------------------------
+    def _toxic(
+        self,
+        name: str,
+        client: str,
+        component: str,
+        toxic_type: str,
+        attributes: dict[str, Any],
+        shown: dict[str, Any],
+        direction: Any,
+        toxicity: Any,
+    ) -> ToxicFault:
+        link = params.link(self.runtime.topology, name, client, component)
+        return ToxicFault(
+            self._state, name, link, toxic_type, attributes,
+            params.direction(name, direction), params.toxicity(name, toxicity), shown,
+        )
+
+    def latency(
+        self, client: str, component: str, ms: float, jitter: float = 0, *,
+        direction: Direction = "downstream", toxicity: float = 1.0,
+    ) -> ToxicFault:
+        """Delay data by ``ms`` ± ``jitter``. Downstream by default: each round trip gets
+        ``ms`` once (``"both"`` delays requests and responses, twice per round trip)."""
+        ms_ = params.whole("latency", "ms", ms, unit=" of milliseconds")
+        jitter_ = params.whole("latency", "jitter", jitter, unit=" of milliseconds")
+        return self._toxic("latency", client, component, "latency", {"latency": ms_, "jitter": jitter_},
+                           {"ms": ms_, "jitter": jitter_}, direction, toxicity)
+
+    def bandwidth(
+        self, client: str, component: str, kbps: float, *, direction: Direction = "both", toxicity: float = 1.0
+    ) -> ToxicFault:
+        """Limit the link to ``kbps`` kilobytes per second (Toxiproxy's ``rate`` unit, KB/s), both ways by default."""
+        rate = params.whole("bandwidth", "kbps", kbps, minimum=1, unit=" of kilobytes per second (0 is no limit in Toxiproxy; use down() to cut)")
+        return self._toxic("bandwidth", client, component, "bandwidth", {"rate": rate}, {"kbps": rate}, direction, toxicity)
+
+    def timeout(
+        self, client: str, component: str, ms: float = 0, *, direction: Direction = "both", toxicity: float = 1.0
+    ) -> ToxicFault:
+        """The connection hangs: data is dropped, and it is closed after ``ms`` without data (0: never).
+        Healing closes the connections it hung, as Toxiproxy does."""
+        ms_ = params.whole("timeout", "ms", ms, unit=" of milliseconds (0 = hang forever)")
+        return self._toxic("timeout", client, component, "timeout", {"timeout": ms_}, {"ms": ms_}, direction, toxicity)
+
+    def reset_peer(
+        self, client: str, component: str, ms: float = 0, *, direction: Direction = "upstream", toxicity: float = 1.0
+    ) -> ToxicFault:
+        """Connections are reset (TCP RST) ``ms`` after data arrives. Upstream by default: the
+        request that triggers it never reaches the component."""
+        ms_ = params.whole("reset_peer", "ms", ms, unit=" of milliseconds")
+        return self._toxic("reset_peer", client, component, "reset_peer", {"timeout": ms_}, {"ms": ms_}, direction, toxicity)
+
+    def slicer(
+        self, client: str, component: str, average_size: int, size_variation: int = 0, delay_us: int = 0, *,
+        direction: Direction = "downstream", toxicity: float = 1.0,
+    ) -> ToxicFault:
+        """Split data into writes of ``average_size`` ± ``size_variation`` bytes, ``delay_us`` microseconds apart."""
+        size = params.whole("slicer", "average_size", average_size, minimum=1, unit=" of bytes")
+        variation = params.whole("slicer", "size_variation", size_variation, unit=" of bytes")
+        if variation >= size and variation:
+            raise ConfigError(
+                f"slicer(size_variation={size_variation!r}): size_variation must be smaller than "
+                f"average_size ({size}), so every slice has at least one byte"
+            )
+        delay = params.whole("slicer", "delay_us", delay_us, unit=" of microseconds")
+        attributes = {"average_size": size, "size_variation": variation, "delay": delay}
+        shown = {"average_size": size, "size_variation": variation, "delay_us": delay}
+        return self._toxic("slicer", client, component, "slicer", attributes, shown, direction, toxicity)
+
+    def limit_data(
+        self, client: str, component: str, bytes: int, *, direction: Direction = "downstream", toxicity: float = 1.0
+    ) -> ToxicFault:
+        """Close each connection once ``bytes`` have passed in the direction (a running total per connection)."""
+        limit = params.whole("limit_data", "bytes", bytes, unit=" of bytes")
+        return self._toxic("limit_data", client, component, "limit_data", {"bytes": limit}, {"bytes": limit}, direction, toxicity)
+
+    def slow_close(
+        self, client: str, component: str, ms: float, *, direction: Direction = "downstream", toxicity: float = 1.0
+    ) -> ToxicFault:
+        """When one side closes, the other side is closed only ``ms`` later."""
+        ms_ = params.whole("slow_close", "ms", ms, unit=" of milliseconds")
+        return self._toxic("slow_close", client, component, "slow_close", {"delay": ms_}, {"ms": ms_}, direction, toxicity)
+
+    # -- cuts -------------------------------------------------------------------------------
+    def down(self, client: str, component: str) -> Cut:
+        """The link is cut: its proxy is disabled, new connects are refused, open ones dropped."""
+        link = params.link(self.runtime.topology, "down", client, component)
+        return Cut(self._state, "down", link.name, [link])
+
+    def partition(self, links: Iterable[tuple[str, str] | str]) -> Cut:
+        """Cut a set of links at once, e.g. ``[("workflow-service", "kafka")]``; the others stay up."""
+        cut = params.links(self.runtime.topology, "partition", links)
+        names = [link.name for link in cut]
+        return Cut(self._state, "partition", ", ".join(names), cut, {"links": names})
+
+    def isolate(self, component: str) -> Cut:
+        """Cut every proxied link from ``component`` and to it: nothing it talks to answers it,
+        nothing that talks to it reaches it."""
+        topology = self.runtime.topology
+        params.component(topology, "isolate", component)
+        cut = _unique([*topology.links_from(component), *topology.links_to(component)])
+        if not cut:
+            known = ", ".join(link.name for link in topology.links) or "none"
+            raise params.TargetError(f"isolate({component!r}): {component} has no proxied links; the links are: {known}")
+        return Cut(self._state, "isolate", component, cut, {"links": [link.name for link in cut]})
+
+    # -- process faults ---------------------------------------------------------------------
+    def _process(self, name: str, component: str) -> ProcessFault:
+        return ProcessFault(self._state, name, params.component(self.runtime.topology, name, component))
+
+    def kill(self, component: str) -> ProcessFault:
+        """SIGKILL (a crash, no shutdown hooks); heal starts it again and waits until healthy."""
+        return self._process("kill", component)
+
+    def stop(self, component: str) -> ProcessFault:
+        """SIGTERM (a graceful shutdown); heal starts it again and waits until healthy."""
+        return self._process("stop", component)
+
+    def pause(self, component: str) -> ProcessFault:
+        """SIGSTOP: a hung process whose sockets stay open; heal resumes it."""
+        return self._process("pause", component)
+
+    def restart(self, component: str) -> ProcessFault:
+        """A graceful restart, done when injected (and healthy again); heal has nothing to undo."""
+        return self._process("restart", component)
+
+    # -- losing a stateful component --------------------------------------------------------
+    def _loss(self, name: str, kind: str, mode: Any, data: Any) -> ComponentLoss:
+        topology = self.runtime.topology
+        mode_ = params.choice(name, "mode", mode, MODES)
+        data_ = params.choice(name, "data", data, DATA)
+        comp = topology.of_kind(kind)
+        if comp is None:
+            raise params.TargetError(f"{name}(): the topology {topology.path.name} has no component of kind {kind}")
+        links = topology.links_to(comp.name)
+        if mode_ == "cut" and not links:
+            raise params.TargetError(f"{name}(mode='cut'): no proxied links lead to {comp.name}, so there is nothing to cut")
+        return ComponentLoss(self._state, name, comp.name, mode_, data_, links)
+
+    def broker_loss(self, mode: str = "kill", data: str = "kept") -> ComponentLoss:
+        """Lose the Kafka broker: ``mode`` kill | pause | cut (every link to it down at once),
+        ``data`` kept (a restart finds its log) | lost (wiped; topics re-created empty)."""
+        return self._loss("broker_loss", "kafka", mode, data)
+
+    def redis_loss(self, mode: str = "kill", data: str = "kept") -> ComponentLoss:
+        """Lose Redis, like ``broker_loss``; a killed Redis may lose its last second of writes."""
+        return self._loss("redis_loss", "redis", mode, data)
+
+    # -- schedules and cleanup --------------------------------------------------------------
+    def schedule(self, steps: Iterable[tuple[float, Fault, float]]) -> Schedule:
+        """A schedule ``[(at_s, fault, duration_s), ...]``, checked now; ``with`` runs it in the
+        background and heals everything when the block exits."""
+        return Schedule(self._state, parse_steps(steps, self._state))
+
+    def run_schedule(self, steps: Iterable[tuple[float, Fault, float]]) -> None:
+        """Run a schedule to its end (blocking), then heal what is left."""
+        with self.schedule(steps) as running:
+            running.wait()
+
+    def heal_all(self) -> None:
+        """Stop every schedule and heal every active fault, newest first; every heal is tried,
+        then one ``HealError`` lists what failed."""
+        failures: list[tuple[str, BaseException]] = []
+        with deferred_interrupts():
+            with self._state.lock:
+                schedules = list(self._state.schedules)
+            for running in schedules:
+                try:
+                    running.stop()
+                except ScheduleError as err:
+                    failures.extend(err.failures)
+            for fault in reversed(self.active):
+                try:
+                    fault.heal()
+                except HealError as err:
+                    failures.extend(err.failures)
+        if failures:
+            raise HealError(failures)
+
+
+def _unique(links: list[Link]) -> list[Link]:
+    return list(dict.fromkeys(links))

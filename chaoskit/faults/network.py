@@ -1,0 +1,67 @@
+"""Network faults on one proxied link, as Toxiproxy toxics.
+
+Each injection adds its own toxics, named ``ck<n>-<kind>-<stream>`` with a process-wide
+counter, so faults on one link stack (two latencies add up) and healing one removes only
+its own toxics. ``direction="both"`` is two toxics, one per stream.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any
+
+from chaoskit.faults.fault import Fault
+from chaoskit.faults.params import Direction, streams
+from chaoskit.faults.toxiproxy import Toxic, ToxiproxyError
+
+if TYPE_CHECKING:
+    from chaoskit.faults.state import FaultState
+    from chaoskit.topology import Link
+
+_TOXIC_SEQ = itertools.count(1)
+
+
+class ToxicFault(Fault):
+    """A Toxiproxy toxic of ``toxic_type`` with ``attributes`` on ``link``."""
+
+    def __init__(
+        self,
+        state: FaultState,
+        name: str,
+        link: Link,
+        toxic_type: str,
+        attributes: dict[str, Any],
+        direction: Direction,
+        toxicity: float,
+        params: dict[str, Any],
+    ) -> None:
+        super().__init__(state, name, link.name, {**params, "direction": direction, "toxicity": toxicity})
+        self.link = link
+        self.toxic_type = toxic_type
+        self.attributes = attributes
+        self.direction = direction
+        self.toxicity = toxicity
+
+    def _apply(self) -> None:
+        proxy = self.link.proxy_name
+        seq = next(_TOXIC_SEQ)
+        for stream in streams(self.direction):
+            toxic = Toxic(
+                name=f"ck{seq}-{self.name}-{stream}",
+                type=self.toxic_type,
+                stream=stream,
+                toxicity=self.toxicity,
+                attributes=dict(self.attributes),
+            )
+            self._on_heal(f"remove toxic {toxic.name} from proxy {proxy}", lambda name=toxic.name: self._remove(name))
+            self._state.toxiproxy.add_toxic(proxy, toxic)
+
+    def _remove(self, toxic: str) -> None:
+        """Remove a toxic; one that is already gone (a reset, an add that never landed) is healed."""
+        api = self._state.toxiproxy
+        proxy = self.link.proxy_name
+        try:
+            api.remove_toxic(proxy, toxic)
+        except ToxiproxyError:
+            if any(t.name == toxic for t in api.toxics(proxy)):
+                raise

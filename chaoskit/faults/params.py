@@ -1,0 +1,131 @@
+"""Checks of fault parameters and targets, run before anything is touched.
+
+Every check raises ``ConfigError`` with one paragraph that names the call, the field, the
+value and what is allowed (``latency(ms=-5): ms must be >= 0``), so a typo in an experiment
+fails at once instead of half-applying a fault or aiming it outside the topology.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Literal
+
+from chaoskit.errors import BlastRadiusError, ConfigError
+from chaoskit.topology import Link, Topology
+
+Direction = Literal["downstream", "upstream", "both"]
+DIRECTIONS: tuple[str, ...] = ("downstream", "upstream", "both")
+
+
+class TargetError(ConfigError, BlastRadiusError):
+    """A fault aimed at something the topology does not have (or must not be faulted).
+
+    Both a ``ConfigError`` (bad input, caught before anything starts) and a
+    ``BlastRadiusError`` (the chaos tool refusing a target outside its environment).
+    """
+
+
+def number(call: str, field: str, value: Any, *, minimum: float = 0, whole: bool = False, unit: str = "") -> float:
+    """A finite real number >= ``minimum``; ``whole`` for Toxiproxy's integer attributes."""
+    kind = f"a whole number{unit}" if whole else f"a number{unit}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{call}({field}={value!r}): {field} must be {kind} >= {minimum:g}, got a {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{call}({field}={value!r}): {field} must be a finite number >= {minimum:g}")
+    if value < minimum:
+        raise ConfigError(f"{call}({field}={value!r}): {field} must be >= {minimum:g}")
+    if whole and value != int(value):
+        raise ConfigError(
+            f"{call}({field}={value!r}): {field} must be {kind} (Toxiproxy takes integers), got {value!r}"
+        )
+    return int(value) if whole else float(value)
+
+
+def whole(call: str, field: str, value: Any, *, minimum: int = 0, unit: str = "") -> int:
+    return int(number(call, field, value, minimum=minimum, whole=True, unit=unit))
+
+
+def toxicity(call: str, value: Any) -> float:
+    """Toxiproxy's toxicity: the fraction of connections the toxic applies to."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        raise ConfigError(
+            f"{call}(toxicity={value!r}): toxicity must be a number between 0 and 1 "
+            f"(the fraction of connections the toxic applies to; 1 = every connection)"
+        )
+    return float(value)
+
+
+def direction(call: str, value: Any) -> Direction:
+    if value not in DIRECTIONS:
+        raise ConfigError(
+            f"{call}(direction={value!r}): direction must be one of 'downstream' "
+            f"(component -> client, the responses), 'upstream' (client -> component, the requests) or 'both'"
+        )
+    return value  # type: ignore[no-any-return]
+
+
+def streams(value: Direction) -> tuple[str, ...]:
+    """The Toxiproxy streams a direction covers (one toxic each)."""
+    return ("upstream", "downstream") if value == "both" else (value,)
+
+
+def choice(call: str, field: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        listed = ", ".join(repr(a) for a in allowed)
+        raise ConfigError(f"{call}({field}={value!r}): {field} must be one of {listed}")
+    return str(value)
+
+
+def link(topology: Topology, call: str, client: Any, component: Any) -> Link:
+    """The proxied link ``client->component``, or an error that lists the links there are."""
+    for name, value in (("client", client), ("component", component)):
+        if not isinstance(value, str):
+            raise ConfigError(f"{call}({name}={value!r}): {name} must be a component name (a str)")
+    try:
+        return topology.link(client, component)
+    except ConfigError as err:
+        raise TargetError(f"{call}({client!r}, {component!r}): {err}") from None
+
+
+def links(topology: Topology, call: str, given: Any) -> list[Link]:
+    """Links given as ``("client", "component")`` pairs or ``"client->component"`` strings."""
+    if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
+        raise ConfigError(
+            f"{call}(links={given!r}): links must be a list of (client, component) pairs "
+            f"or 'client->component' strings"
+        )
+    found: list[Link] = []
+    for i, item in enumerate(given):
+        if isinstance(item, str) and "->" in item:
+            client, component = (part.strip() for part in item.split("->", 1))
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            client, component = item
+        else:
+            raise ConfigError(
+                f"{call}(links[{i}]={item!r}): each link must be a (client, component) pair "
+                f"or a 'client->component' string"
+            )
+        resolved = link(topology, call, client, component)
+        if resolved not in found:
+            found.append(resolved)
+    if not found:
+        raise ConfigError(f"{call}(links=[]): name at least one link to cut")
+    return found
+
+
+def component(topology: Topology, call: str, name: Any, *, kinds: tuple[str, ...] | None = None) -> str:
+    """A component process faults may hit: never Toxiproxy, which carries the faults themselves."""
+    if not isinstance(name, str):
+        raise ConfigError(f"{call}(component={name!r}): component must be a component name (a str)")
+    try:
+        comp = topology.component(name)
+    except ConfigError as err:
+        raise TargetError(f"{call}({name!r}): {err}") from None
+    if comp.kind == "toxiproxy":
+        raise TargetError(
+            f"{call}({name!r}): {name} is the Toxiproxy server that carries the network faults; "
+            f"fault the links through it instead (down, partition, isolate)"
+        )
+    if kinds is not None and comp.kind not in kinds:
+        raise TargetError(f"{call}({name!r}): {name} is kind {comp.kind}; this fault applies to kind {' or '.join(kinds)}")
+    return name

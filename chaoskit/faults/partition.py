@@ -1,0 +1,43 @@
+"""Cut links: one (``down``), a chosen set (``partition``), or all of a component's (``isolate``).
+
+A cut disables the link's proxy: Toxiproxy stops listening (new connects are refused) and
+closes every open connection through it. Cuts are counted per proxy, so overlapping cuts
+compose and a link comes back only when the last fault cutting it heals.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from chaoskit.faults.fault import Fault
+
+if TYPE_CHECKING:
+    from chaoskit.faults.state import FaultState
+    from chaoskit.topology import Link
+
+
+def cut_link(state: FaultState, link: Link) -> Callable[[], None]:
+    """Cut one link (counted) and return the step that restores it."""
+    proxy = link.proxy_name
+    with state.proxy_lock:
+        state.cuts.cut(proxy, lambda: state.toxiproxy.set_enabled(proxy, False))
+
+    def restore() -> None:
+        with state.proxy_lock:
+            state.cuts.uncut(proxy, lambda: state.toxiproxy.set_enabled(proxy, True))
+
+    return restore
+
+
+class Cut(Fault):
+    """Every link in ``links`` is down until the fault heals."""
+
+    def __init__(
+        self, state: FaultState, name: str, target: str, links: Iterable[Link], params: dict[str, Any] | None = None
+    ) -> None:
+        self.links = tuple(links)
+        super().__init__(state, name, target, params or {})
+
+    def _apply(self) -> None:
+        for link in self.links:
+            self._on_heal(f"enable proxy {link.proxy_name} ({link.name})", cut_link(self._state, link))
