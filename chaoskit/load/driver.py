@@ -1,0 +1,191 @@
+"""The load process: ``python -m chaoskit.load.driver RUN_DIR/config.json``.
+
+Runs Locust headless through its library API (Environment, LocalRunner, a LoadTestShape)
+in a process of its own, because Locust's gevent monkey-patching breaks the pytest
+process. Everything it produces goes to the run directory (see ``records.RunFiles``):
+one ``stats.jsonl`` line per second, every request record in ``events.jsonl`` (written
+each second, so a killed driver loses at most the last second), and ``status.json``.
+
+It ends by itself: when the shape's duration is over, at ``max_duration_s``, on SIGTERM
+or SIGINT (a clean stop: in-flight requests finish, Kafka deliveries are flushed, the
+last records written), and when the parent that started it goes away, so an interrupted
+test never leaves it behind. A hard deadline (faulthandler) kills it even if the event
+loop is stuck in a blocking call.
+"""
+
+from __future__ import annotations
+
+# Locust must patch the interpreter before anything else is imported.
+import locust  # isort: skip
+
+import faulthandler
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import LoadTestShape
+from locust.env import Environment
+from locust.runners import STATE_STOPPED, LocalRunner
+
+from chaoskit.load import users
+from chaoskit.load.config import LoadConfig
+from chaoskit.load.records import RequestRecord, RunFiles, SecondStats, summarize
+from chaoskit.load.shapes import users_at
+
+STATS_INTERVAL_S = 1.0
+WATCH_INTERVAL_S = 0.1
+# Beyond the planned end: time for in-flight requests, the Kafka flush and the last writes.
+HARD_DEADLINE_SLACK_S = 30.0
+_ERROR_LENGTH = 300
+
+
+class ChaosShape(LoadTestShape):
+    """Locust's view of ``shapes.users_at``: polled about once per second."""
+
+    def __init__(self, config: LoadConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def tick(self) -> tuple[int, float] | None:
+        config = self.config
+        count = users_at(
+            config.shape, self.get_run_time(), users=config.users, duration_s=config.duration_s,
+            base=config.spike_base, steps=config.steps,
+        )
+        return None if count is None else (count, config.peak_spawn_rate)
+
+
+class Recorder:
+    """Collects every reported request; once a second writes them out with that second's stats."""
+
+    def __init__(self, files: RunFiles, runner: LocalRunner) -> None:
+        self.runner = runner
+        self.pending: list[RequestRecord] = []
+        self.total = 0
+        self._events = files.events.open("a")
+        self._stats = files.stats.open("a")
+        self._last = time.time()
+
+    def on_request(
+        self, response_time: float, context: dict[str, Any], exception: BaseException | None = None,
+        start_time: float | None = None, **_: Any,
+    ) -> None:
+        self.pending.append(RequestRecord(
+            event_id=context["event_id"], trace_id=context["trace_id"], key=context["key"],
+            version=context["version"], ok=exception is None,
+            start_time=start_time if start_time is not None else time.time() - response_time / 1000,
+            latency_ms=response_time, error=None if exception is None else _describe(exception),
+        ))
+
+    def write_second(self) -> None:
+        now = time.time()
+        batch, self.pending = self.pending, []
+        self.total += len(batch)
+        if batch:
+            self._events.write("".join(record.to_line() + "\n" for record in batch))
+            self._events.flush()
+        summary = summarize(batch)
+        second = SecondStats(
+            time=now, requests=summary.requests, failures=summary.failures,
+            rps=summary.requests / max(now - self._last, 1e-6),
+            p50=summary.p50, p95=summary.p95, p99=summary.p99, users=self.runner.user_count,
+        )
+        self._last = now
+        self._stats.write(second.to_line() + "\n")
+        self._stats.flush()
+
+    def every_second(self) -> None:
+        next_at = time.monotonic() + STATS_INTERVAL_S
+        while True:
+            gevent.sleep(max(0.0, next_at - time.monotonic()))
+            next_at += STATS_INTERVAL_S
+            self.write_second()
+
+    def close(self) -> None:
+        self.write_second()
+        self._events.close()
+        self._stats.close()
+
+
+def _describe(exception: BaseException) -> str:
+    text = str(exception) or type(exception).__name__
+    return text if len(text) <= _ERROR_LENGTH else text[: _ERROR_LENGTH - 3] + "..."
+
+
+def write_status(files: RunFiles, status: dict[str, Any]) -> None:
+    tmp = files.status.with_suffix(".tmp")
+    tmp.write_text(json.dumps(status))
+    os.replace(tmp, files.status)
+
+
+def run(files: RunFiles) -> dict[str, Any]:
+    spec = json.loads(files.config.read_text())
+    config = LoadConfig.from_json(spec["config"])
+    parent_pid = int(spec["parent_pid"])
+    faulthandler.dump_traceback_later(
+        config.run_limit_s + config.request_timeout_s + config.stop_timeout_s + HARD_DEADLINE_SLACK_S, exit=True,
+    )
+
+    user_class = users.configure(config)
+    env = Environment(
+        user_classes=[user_class], shape_class=ChaosShape(config), events=locust.events,
+        host=config.target.http_url, stop_timeout=config.request_timeout_s,
+    )
+    runner = env.create_local_runner()
+    env.events.init.fire(environment=env, runner=runner, web_ui=None)
+    recorder = Recorder(files, runner)
+    env.events.request.add_listener(recorder.on_request)
+
+    stop_reason: list[str] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(sig, stop_reason.append, signal.Signals(sig).name)
+
+    runner.start_shape()
+    started_at = time.time()
+    write_status(files, {"state": "running", "pid": os.getpid(), "started_at": started_at})
+    ticker = gevent.spawn(recorder.every_second)
+    deadline = time.monotonic() + config.run_limit_s + 2 * STATS_INTERVAL_S
+    while not stop_reason:
+        if runner.state == STATE_STOPPED:
+            stop_reason.append("duration")
+        elif os.getppid() != parent_pid:
+            stop_reason.append("parent exited")
+        elif time.monotonic() >= deadline:
+            stop_reason.append("max_duration_s")
+        else:
+            gevent.sleep(WATCH_INTERVAL_S)
+
+    runner.quit()  # in-flight requests finish (stop_timeout), test_stop flushes Kafka deliveries
+    ticker.kill()
+    recorder.close()
+    status = {
+        "state": "stopped",
+        "pid": os.getpid(),
+        "started_at": started_at,
+        "ended_at": time.time(),
+        "reason": stop_reason[0],
+        "records": recorder.total,
+        "locust": {"requests": env.stats.total.num_requests, "failures": env.stats.total.num_failures},
+        "cpu_warning": runner.cpu_warning_emitted,
+    }
+    write_status(files, status)
+    return status
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m chaoskit.load.driver RUN_DIR/config.json", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run(RunFiles(Path(argv[0]).resolve().parent))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,99 @@
+"""Statistics before, during and after each fault window of a load run.
+
+A window is ``(name, start_epoch, end_epoch)``, as the fault timeline records it. A
+request belongs to a window's phases by its whole span ``[start, start + latency]``:
+
+- *during*: the span overlaps the window (a request sent just before a broker pause that
+  hangs into it felt the fault, so it counts here);
+- *before*: it ended before the window started;
+- *after*: it started after the window ended.
+
+So each window partitions every request into exactly one of its three phases. With
+several windows, *before* and *after* are kept clean: they only take requests that
+overlap no other window and lie between this window and its neighbours, so they stay
+the baseline and the recovery of this one fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Literal, Sequence
+
+from chaoskit.errors import ConfigError
+from chaoskit.load.records import RequestRecord, summarize
+
+Phase = Literal["before", "during", "after"]
+
+
+@dataclass(frozen=True)
+class Window:
+    name: str
+    start: float
+    end: float
+
+    def overlaps(self, record: RequestRecord) -> bool:
+        return record.start_time <= self.end and record.end_time >= self.start
+
+
+@dataclass(frozen=True)
+class PhaseStats:
+    window: str
+    phase: Phase
+    start: float
+    end: float
+    requests: int
+    failures: int
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+    @property
+    def error_rate(self) -> float:
+        return self.failures / self.requests if self.requests else 0.0
+
+    @property
+    def rps(self) -> float:
+        span = self.end - self.start
+        return self.requests / span if span > 0 else 0.0
+
+
+WindowLike = Window | tuple[str, float, float]
+
+
+def as_windows(windows: Iterable[WindowLike]) -> list[Window]:
+    """Validate and sort windows; tuples ``(name, start, end)`` are accepted as they come."""
+    result = []
+    for index, item in enumerate(windows):
+        window = item if isinstance(item, Window) else Window(*item)
+        if not window.start <= window.end:
+            raise ConfigError(
+                f"fault window {index} ({window.name!r}) ends before it starts: start={window.start!r} end={window.end!r}"
+            )
+        result.append(window)
+    return sorted(result, key=lambda w: (w.start, w.end))
+
+
+def phases(
+    records: Sequence[RequestRecord], windows: Iterable[WindowLike], run_start: float, run_end: float
+) -> list[PhaseStats]:
+    """Before/during/after statistics for each window, in timeline order."""
+    ordered = as_windows(windows)
+    result: list[PhaseStats] = []
+    for window in ordered:
+        others = [w for w in ordered if w is not window]
+        lower = max([run_start, *(w.end for w in others if w.end < window.start)])
+        upper = min([run_end, *(w.start for w in others if w.start > window.end)])
+        clean = [r for r in records if not any(w.overlaps(r) for w in others)]
+        buckets: dict[Phase, tuple[float, float, list[RequestRecord]]] = {
+            "before": (lower, window.start, [r for r in clean if r.end_time < window.start and r.start_time >= lower]),
+            "during": (window.start, window.end, [r for r in records if window.overlaps(r)]),
+            "after": (window.end, upper, [r for r in clean if r.start_time > window.end and r.start_time < upper]),
+        }
+        for phase, (start, end, members) in buckets.items():
+            summary = summarize(members)
+            result.append(PhaseStats(
+                window=window.name, phase=phase, start=start, end=end,
+                requests=summary.requests, failures=summary.failures,
+                p50=summary.p50, p95=summary.p95, p99=summary.p99,
+            ))
+    return result
