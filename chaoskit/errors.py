@@ -35,3 +35,7 @@ class ComponentStartError(ChaoskitError):
 
 class BlastRadiusError(ChaoskitError):
     """A fault, load or probe was aimed at something outside the environment's topology."""
+
+
+class ExperimentTimeout(ChaoskitError):
+    """An experiment ran past its time budget; it was stopped, its faults healed."""

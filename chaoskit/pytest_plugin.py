@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
-from chaoskit.errors import ChaoskitError, ConfigError
+from chaoskit.errors import ChaoskitError, ConfigError, ExperimentTimeout
 from chaoskit.options import ChaosOptions
 from chaoskit.runtime.base import Runtime
 from chaoskit.topology import load_topology
@@ -42,6 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("chaos_topology", "default for --chaos-topology", default="docker-compose.chaos.yml")
     parser.addini("chaos_seed", "default for --chaos-seed", default="")
     parser.addini("chaos_keep", "default for --chaos-keep", type="bool", default=False)
+    parser.addini("chaos_budget_s", "default time budget of one experiment, seconds (marker: budget_s)", default="300")
 
 
 def _options(config: pytest.Config) -> ChaosOptions:
@@ -63,8 +64,8 @@ def _options(config: pytest.Config) -> ChaosOptions:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "chaos(title=None, hypothesis=None, severity='normal', tags=(), feature=None, story=None): "
-        "a chaos experiment and the metadata its report carries",
+        "chaos(title=None, hypothesis=None, severity='normal', tags=(), feature=None, story=None, budget_s=None): "
+        "a chaos experiment, the metadata its report carries, and its time budget",
     )
     try:
         config.stash[_OPTIONS] = _options(config)
@@ -232,6 +233,37 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.excinfo is not None and isinstance(call.excinfo.value, ChaoskitError):
         report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """An experiment that runs past its budget is stopped (ExperimentTimeout is raised in
+    the test), then its fixtures' teardown heals the faults and stops the load, and it is
+    reported as timed out. Needs the main thread (SIGALRM), like pytest-timeout's signal mode."""
+    if "chaos_env" not in getattr(item, "fixturenames", ()):
+        return (yield)
+    marker = item.get_closest_marker("chaos")
+    raw = (marker.kwargs.get("budget_s") if marker else None) or item.config.getini("chaos_budget_s")
+    try:
+        budget = float(raw)
+        if budget <= 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(f"chaos(budget_s={raw!r}) on {item.nodeid}: the budget must be a number of seconds > 0") from None
+
+    def expired(signum: int, frame: Any) -> None:
+        raise ExperimentTimeout(
+            f"{item.name} exceeded its budget of {budget:g} s and was stopped; its faults are healed "
+            f"and its load stopped on teardown (raise it with @pytest.mark.chaos(budget_s=...))"
+        )
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, budget)
+    try:
+        return (yield)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _kind(runtime: Runtime, kind: str) -> str:

@@ -45,7 +45,9 @@ def test_environment_fixtures_on_real_components(pytester: pytest.Pytester) -> N
             services["consumer"].kill()
 
         def test_next(chaos_env, services):
-            assert chaos_env.status()["components"]["consumer"]["state"] == "healthy"
+            from chaoskit.runtime.health import wait_for
+            # reset() restarted it; status() re-probes with a short timeout, so poll
+            wait_for(lambda: chaos_env.status()["components"]["consumer"]["state"] == "healthy", 30, "consumer")
         """
     )
     result = pytester.runpytest_subprocess("-p", "no:locust", f"--chaos-topology={MINIMAL}", "-v")
@@ -72,3 +74,22 @@ def test_a_bad_topology_errors_before_anything_starts(pytester: pytest.Pytester)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*services.redis.x-chaoskit.kind*redys*"])
     assert {r.id for r in all_records()} <= before
+
+
+def test_an_experiment_past_its_budget_is_stopped_and_reported(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import threading
+        import pytest
+
+        @pytest.mark.chaos(budget_s=1)
+        def test_hangs(chaos_env):
+            threading.Event().wait(60)
+
+        def test_after(chaos_env):
+            assert chaos_env.status()["components"]["kafka"]["pid"]
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:locust", f"--chaos-topology={MINIMAL}")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*ExperimentTimeout: test_hangs exceeded its budget of 1 s*"])
