@@ -1,6 +1,7 @@
 """Statistics before, during and after each fault window of a load run.
 
-A window is ``(name, start_epoch, end_epoch)``, as the fault timeline records it. A
+A window is ``(name, start_epoch, end_epoch)``, as the fault timeline records it (an end
+of None, a fault never healed, lasts to the end of the run). A
 request belongs to a window's phases by its whole span ``[start, start + latency]``:
 
 - *during*: the span overlaps the window (a request sent just before a broker pause that
@@ -57,14 +58,18 @@ class PhaseStats:
         return self.requests / span if span > 0 else 0.0
 
 
-WindowLike = Window | tuple[str, float, float]
+WindowLike = Window | tuple[str, float, float | None]
 
 
-def as_windows(windows: Iterable[WindowLike]) -> list[Window]:
-    """Validate and sort windows; tuples ``(name, start, end)`` are accepted as they come."""
+def as_windows(windows: Iterable[WindowLike], run_end: float) -> list[Window]:
+    """Validate and sort windows given as :class:`Window` or ``(name, start, end)``."""
     result = []
     for index, item in enumerate(windows):
-        window = item if isinstance(item, Window) else Window(*item)
+        if isinstance(item, Window):
+            window = item
+        else:
+            name, start, end = item
+            window = Window(name, start, run_end if end is None else end)
         if not window.start <= window.end:
             raise ConfigError(
                 f"fault window {index} ({window.name!r}) ends before it starts: start={window.start!r} end={window.end!r}"
@@ -77,7 +82,7 @@ def phases(
     records: Sequence[RequestRecord], windows: Iterable[WindowLike], run_start: float, run_end: float
 ) -> list[PhaseStats]:
     """Before/during/after statistics for each window, in timeline order."""
-    ordered = as_windows(windows)
+    ordered = as_windows(windows, run_end)
     result: list[PhaseStats] = []
     for window in ordered:
         others = [w for w in ordered if w is not window]
