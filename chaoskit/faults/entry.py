@@ -65,8 +65,8 @@ class Faults:
     ) -> ToxicFault:
         """Delay data by ``ms`` ± ``jitter``. Downstream by default: each round trip gets
         ``ms`` once (``"both"`` delays requests and responses, twice per round trip)."""
-        ms_ = params.whole("latency", "ms", ms, unit=" of milliseconds")
-        jitter_ = params.whole("latency", "jitter", jitter, unit=" of milliseconds")
+        ms_ = params.whole("latency", "ms", ms, unit="milliseconds")
+        jitter_ = params.whole("latency", "jitter", jitter, unit="milliseconds")
         return self._toxic("latency", client, component, "latency", {"latency": ms_, "jitter": jitter_},
                            {"ms": ms_, "jitter": jitter_}, direction, toxicity)
 
@@ -74,7 +74,7 @@ class Faults:
         self, client: str, component: str, kbps: float, *, direction: Direction = "both", toxicity: float = 1.0
     ) -> ToxicFault:
         """Limit the link to ``kbps`` kilobytes per second (Toxiproxy's ``rate`` unit, KB/s), both ways by default."""
-        rate = params.whole("bandwidth", "kbps", kbps, minimum=1, unit=" of kilobytes per second (0 is no limit in Toxiproxy; use down() to cut)")
+        rate = params.whole("bandwidth", "kbps", kbps, minimum=1, unit="kilobytes per second; 0 would mean no limit in Toxiproxy, use down() to cut the link")
         return self._toxic("bandwidth", client, component, "bandwidth", {"rate": rate}, {"kbps": rate}, direction, toxicity)
 
     def timeout(
@@ -82,7 +82,7 @@ class Faults:
     ) -> ToxicFault:
         """The connection hangs: data is dropped, and it is closed after ``ms`` without data (0: never).
         Healing closes the connections it hung, as Toxiproxy does."""
-        ms_ = params.whole("timeout", "ms", ms, unit=" of milliseconds (0 = hang forever)")
+        ms_ = params.whole("timeout", "ms", ms, unit="milliseconds; 0 = hang forever")
         return self._toxic("timeout", client, component, "timeout", {"timeout": ms_}, {"ms": ms_}, direction, toxicity)
 
     def reset_peer(
@@ -90,7 +90,7 @@ class Faults:
     ) -> ToxicFault:
         """Connections are reset (TCP RST) ``ms`` after data arrives. Upstream by default: the
         request that triggers it never reaches the component."""
-        ms_ = params.whole("reset_peer", "ms", ms, unit=" of milliseconds")
+        ms_ = params.whole("reset_peer", "ms", ms, unit="milliseconds")
         return self._toxic("reset_peer", client, component, "reset_peer", {"timeout": ms_}, {"ms": ms_}, direction, toxicity)
 
     def slicer(
@@ -98,14 +98,14 @@ class Faults:
         direction: Direction = "downstream", toxicity: float = 1.0,
     ) -> ToxicFault:
         """Split data into writes of ``average_size`` ± ``size_variation`` bytes, ``delay_us`` microseconds apart."""
-        size = params.whole("slicer", "average_size", average_size, minimum=1, unit=" of bytes")
-        variation = params.whole("slicer", "size_variation", size_variation, unit=" of bytes")
+        size = params.whole("slicer", "average_size", average_size, minimum=1, unit="bytes")
+        variation = params.whole("slicer", "size_variation", size_variation, unit="bytes")
         if variation >= size and variation:
             raise ConfigError(
                 f"slicer(size_variation={size_variation!r}): size_variation must be smaller than "
                 f"average_size ({size}), so every slice has at least one byte"
             )
-        delay = params.whole("slicer", "delay_us", delay_us, unit=" of microseconds")
+        delay = params.whole("slicer", "delay_us", delay_us, unit="microseconds")
         attributes = {"average_size": size, "size_variation": variation, "delay": delay}
         shown = {"average_size": size, "size_variation": variation, "delay_us": delay}
         return self._toxic("slicer", client, component, "slicer", attributes, shown, direction, toxicity)
@@ -114,14 +114,14 @@ class Faults:
         self, client: str, component: str, bytes: int, *, direction: Direction = "downstream", toxicity: float = 1.0
     ) -> ToxicFault:
         """Close each connection once ``bytes`` have passed in the direction (a running total per connection)."""
-        limit = params.whole("limit_data", "bytes", bytes, unit=" of bytes")
+        limit = params.whole("limit_data", "bytes", bytes, unit="bytes")
         return self._toxic("limit_data", client, component, "limit_data", {"bytes": limit}, {"bytes": limit}, direction, toxicity)
 
     def slow_close(
         self, client: str, component: str, ms: float, *, direction: Direction = "downstream", toxicity: float = 1.0
     ) -> ToxicFault:
         """When one side closes, the other side is closed only ``ms`` later."""
-        ms_ = params.whole("slow_close", "ms", ms, unit=" of milliseconds")
+        ms_ = params.whole("slow_close", "ms", ms, unit="milliseconds")
         return self._toxic("slow_close", client, component, "slow_close", {"delay": ms_}, {"ms": ms_}, direction, toxicity)
 
     # -- cuts -------------------------------------------------------------------------------

@@ -115,7 +115,13 @@ class Fault(ABC):
         return failures
 
     def __enter__(self) -> Self:
-        return self.inject()
+        try:
+            return self.inject()
+        except BaseException:
+            # A Ctrl-C held back during inject arrives here, after the fault took effect,
+            # and __exit__ will not run for it: heal now (a no-op if the inject failed).
+            self.heal()
+            raise
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -26,18 +26,21 @@ class TargetError(ConfigError, BlastRadiusError):
 
 
 def number(call: str, field: str, value: Any, *, minimum: float = 0, whole: bool = False, unit: str = "") -> float:
-    """A finite real number >= ``minimum``; ``whole`` for Toxiproxy's integer attributes."""
-    kind = f"a whole number{unit}" if whole else f"a number{unit}"
+    """A finite real number >= ``minimum``; ``whole`` for Toxiproxy's integer attributes.
+
+    ``unit`` says what the number means (``"milliseconds"``) and ends every message.
+    """
+    allowed = f"{field} must be {'a whole' if whole else 'a'} number >= {minimum:g}"
+    meaning = f" ({unit})" if unit else ""
+    shown = f"{call}({field}={value!r})"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{call}({field}={value!r}): {field} must be {kind} >= {minimum:g}, got a {type(value).__name__}")
+        raise ConfigError(f"{shown}: {allowed}{meaning}, got a {type(value).__name__}")
     if not math.isfinite(value):
-        raise ConfigError(f"{call}({field}={value!r}): {field} must be a finite number >= {minimum:g}")
+        raise ConfigError(f"{shown}: {allowed}{meaning}, got a non-finite value")
     if value < minimum:
-        raise ConfigError(f"{call}({field}={value!r}): {field} must be >= {minimum:g}")
+        raise ConfigError(f"{shown}: {field} must be >= {minimum:g}{meaning}")
     if whole and value != int(value):
-        raise ConfigError(
-            f"{call}({field}={value!r}): {field} must be {kind} (Toxiproxy takes integers), got {value!r}"
-        )
+        raise ConfigError(f"{shown}: {allowed}{meaning}; Toxiproxy takes integers")
     return int(value) if whole else float(value)
 
 
@@ -84,7 +87,10 @@ def link(topology: Topology, call: str, client: Any, component: Any) -> Link:
     try:
         return topology.link(client, component)
     except ConfigError as err:
-        raise TargetError(f"{call}({client!r}, {component!r}): {err}") from None
+        message = f"{call}({client!r}, {component!r}): {err}"
+        if "the links are" not in message:
+            message += f"; the links are: {', '.join(l.name for l in topology.links) or 'none'}"
+        raise TargetError(message) from None
 
 
 def links(topology: Topology, call: str, given: Any) -> list[Link]:

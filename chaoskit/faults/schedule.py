@@ -74,8 +74,8 @@ def parse_steps(raw: Any, state: FaultState) -> list[Step]:
         if not isinstance(item, (tuple, list)) or len(item) != 3:
             raise ConfigError(f"{where}={item!r}: each step must be (at_s, fault, duration_s), e.g. (2.0, faults.down('app', 'kafka'), 5.0)")
         at_s, fault, duration_s = item
-        at = params.number(where, "at_s", at_s, unit=" of seconds from the schedule's start")
-        duration = params.number(where, "duration_s", duration_s, unit=" of seconds")
+        at = params.number(where, "at_s", at_s, unit="seconds from the schedule's start")
+        duration = params.number(where, "duration_s", duration_s, unit="seconds")
         if not isinstance(fault, Fault):
             raise ConfigError(f"{where}(fault={fault!r}): fault must be a Fault built by faults.<kind>(...)")
         if fault._state is not state:
