@@ -1,0 +1,124 @@
+"""pytest plugin: chaos experiments as Allure results a reviewer can read.
+
+Registered by chaoskit's main plugin; does nothing unless ``--alluredir`` is given.
+Then it
+
+* labels every ``@pytest.mark.chaos`` test from the marker: title, description (the
+  hypothesis), severity, tags, feature and story (feature and story otherwise come from
+  the faults injected, see ``report_experiment``), and the run's seed as a parameter
+  (excluded from Allure's history id, so trends follow the experiment across seeds);
+* writes, at the end of the session, ``environment.properties`` (pinned versions,
+  runtime, seed, topology), ``categories.json`` (resilience vs infrastructure failures)
+  and, under CI, ``executor.json`` into the results directory.
+
+Labels are added as allure-pytest's own ``allure_label`` marks at collection, first, so
+``--allure-features``/``--allure-severities`` selection sees them too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import allure
+import pytest
+
+from chaoskit.options import ChaosOptions
+from chaoskit.report.categories import write_categories
+from chaoskit.report.environment import write_environment, write_executor
+
+SEVERITIES = ("blocker", "critical", "normal", "minor", "trivial")
+_TEXT_FIELDS = ("title", "hypothesis", "feature", "story")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    results = config.getoption("allure_report_dir", default=None)
+    if results and not config.pluginmanager.has_plugin(ChaosAllure.NAME):
+        config.pluginmanager.register(ChaosAllure(Path(os.path.abspath(results))), ChaosAllure.NAME)
+
+
+class ChaosAllure:
+    """The active half of the plugin, registered only when Allure is collecting."""
+
+    NAME = "chaoskit-allure"
+
+    def __init__(self, results_dir: Path) -> None:
+        self.results_dir = results_dir
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            marker = item.get_closest_marker("chaos")
+            if marker is None:
+                continue
+            for mark in marks_for(item.nodeid, marker.kwargs):
+                item.add_marker(mark)
+
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        """Title and seed go on at teardown: allure-pytest sets the result's name after
+        setup, and at teardown the result still exists even when setup failed."""
+        marker = item.get_closest_marker("chaos")
+        if marker is None:
+            return
+        title = marker.kwargs.get("title")
+        if title:
+            callspec = getattr(item, "callspec", None)
+            allure.dynamic.title(f"{title} [{callspec.id}]" if callspec is not None else title)
+        options = _options(item.config)
+        if options is not None:
+            allure.dynamic.parameter("seed", options.seed, excluded=True)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if hasattr(session.config, "workerinput"):
+            return  # xdist workers: the controller writes the run-level files once
+        self.results_dir.mkdir(parents=True, exist_ok=True)
+        write_environment(self.results_dir, _options(session.config))
+        write_categories(self.results_dir)
+        write_executor(self.results_dir)
+
+
+def marks_for(nodeid: str, kwargs: dict[str, Any]) -> list[pytest.MarkDecorator]:
+    """allure-pytest marks for a ``chaos`` marker's kwargs, validated with errors that
+    name the test, the field, the value and what is allowed."""
+    where = f"{nodeid}: @pytest.mark.chaos"
+    for name in _TEXT_FIELDS:
+        value = kwargs.get(name)
+        if value is not None and not isinstance(value, str):
+            raise pytest.UsageError(f"{where}({name}={value!r}): {name} must be a string")
+    severity = kwargs.get("severity", "normal")
+    if severity not in SEVERITIES:
+        raise pytest.UsageError(f"{where}(severity={severity!r}): severity must be one of {', '.join(SEVERITIES)}")
+    marks = [_label("severity", severity)]
+    marks += [_label("tag", tag) for tag in _tags(where, kwargs.get("tags", ()))]
+    if kwargs.get("feature"):
+        marks.append(_label("feature", kwargs["feature"]))
+    if kwargs.get("story"):
+        marks.append(_label("story", kwargs["story"]))
+    if kwargs.get("hypothesis"):
+        marks.append(pytest.mark.allure_description(f"Hypothesis: {kwargs['hypothesis']}"))
+    return marks
+
+
+def _tags(where: str, tags: Any) -> Iterator[str]:
+    values: Iterable[Any] = (tags,) if isinstance(tags, str) else tags
+    try:
+        values = list(values)
+    except TypeError:
+        raise pytest.UsageError(f"{where}(tags={tags!r}): tags must be a string or a list of strings") from None
+    for tag in values:
+        if not isinstance(tag, str):
+            raise pytest.UsageError(f"{where}(tags={tags!r}): tags must be a string or a list of strings")
+        yield tag
+
+
+def _label(label_type: str, value: str) -> pytest.MarkDecorator:
+    return pytest.mark.allure_label(value, label_type=label_type)
+
+
+def _options(config: pytest.Config) -> ChaosOptions | None:
+    """The run's resolved --chaos-* options, as the main plugin stashed them."""
+    from chaoskit import pytest_plugin
+
+    return config.stash.get(pytest_plugin._OPTIONS, None)

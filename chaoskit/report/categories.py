@@ -1,0 +1,94 @@
+"""Allure categories that separate "the system is not resilient" from "the run could not start".
+
+A red chaos run means one of two very different things, and a reviewer must tell them
+apart at a glance: a **resilience failure** (a check failed: events lost, a DLQ that did
+not drain, state that did not converge; the system needs fixing) or an **infrastructure
+failure** (Kafka did not start, a tool is missing, Toxiproxy refused a call; the run has
+no verdict and must be repeated). The release gate uses the same table, so the report's
+Categories tab and the gate's verdict never disagree.
+
+Allure 2 matches ``messageRegex`` against the whole status message with DOTALL
+(``Pattern.compile(regex, DOTALL).matcher(message).matches()``), first category wins;
+``matches`` below reproduces that, so unit tests exercise exactly what the report does.
+The message allure-pytest records is ``ExceptionType: text`` (fully qualified for
+non-builtin exceptions); chaoskit checks start their text with the check's name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+CHECK_NAMES = ("delivery", "dlq", "retry", "consistency", "ordering", "slo", "rollback")
+
+# The check name at the start of a line, after an optional "SomeError: " prefix; a
+# check failure wrapped by Hypothesis or an ExceptionGroup still puts it on a line start.
+_AT_LINE_START = r"(?s)(?:.*\n)?(?:[\w.]+: )?"
+
+INFRASTRUCTURE = "infrastructure"
+RESILIENCE = "resilience"
+EXPERIMENT_ERROR = "experiment-error"
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    statuses: tuple[str, ...]
+    message_regex: str | None
+    kind: str  # INFRASTRUCTURE, RESILIENCE or EXPERIMENT_ERROR: what the gate makes of it
+
+    def as_allure(self) -> dict[str, object]:
+        entry: dict[str, object] = {"name": self.name, "matchedStatuses": list(self.statuses)}
+        if self.message_regex is not None:
+            entry["messageRegex"] = self.message_regex
+        return entry
+
+
+def _exception(*names: str) -> str:
+    return r"(?s).*\b(?:" + "|".join(names) + r")\b.*"
+
+
+CATEGORIES: tuple[Category, ...] = (
+    Category("Infrastructure failure: a component did not start", ("broken",),
+             _exception("ComponentStartError"), INFRASTRUCTURE),
+    Category("Infrastructure failure: a required tool is missing", ("broken",),
+             _exception("MissingToolError"), INFRASTRUCTURE),
+    Category("Infrastructure failure: Toxiproxy API error", ("broken",),
+             _exception("ToxiproxyError"), INFRASTRUCTURE),
+    Category("Infrastructure failure: configuration rejected", ("broken",),
+             _exception("ConfigError", "TargetError", "BlastRadiusError"), INFRASTRUCTURE),
+    *(
+        Category(f"Resilience failure: {check}", ("failed",), _AT_LINE_START + re.escape(check) + r":.*", RESILIENCE)
+        for check in CHECK_NAMES
+    ),
+    Category("Resilience failure: steady state not restored", ("failed",),
+             _AT_LINE_START + r"steady state\b.*", RESILIENCE),
+    Category("Resilience failure: other assertion", ("failed",), None, RESILIENCE),
+    Category("Experiment error (a bug in the experiment or chaoskit)", ("broken",), None, EXPERIMENT_ERROR),
+)
+
+
+def matches(regex: str, message: str) -> bool:
+    """Allure 2's rule: the whole message must match, with ``.`` matching newlines."""
+    return re.fullmatch(regex, _ANSI.sub("", message), re.DOTALL) is not None
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def categorize(status: str, message: str | None) -> Category | None:
+    """The first category matching a result, as the Allure report will file it."""
+    for category in CATEGORIES:
+        if status not in category.statuses:
+            continue
+        if category.message_regex is None or (message is not None and matches(category.message_regex, message)):
+            return category
+    return None
+
+
+def write_categories(results_dir: Path) -> Path:
+    path = results_dir / "categories.json"
+    path.write_text(json.dumps([c.as_allure() for c in CATEGORIES], indent=2) + "\n", encoding="utf-8")
+    return path
