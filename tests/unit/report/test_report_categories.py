@@ -1,0 +1,68 @@
+"""categories.json: the regexes against the messages allure-pytest really records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chaoskit.report.categories import CATEGORIES, categorize, matches, write_categories
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "category"),
+    [
+        ("failed", "AssertionError: delivery: 3 of 1000 events lost (e-17, e-18, e-90)", "Resilience failure: delivery"),
+        ("failed", "AssertionError: dlq: 2 failed events never reached the DLQ\nassert False", "Resilience failure: dlq"),
+        ("failed", "AssertionError: retry: attempt 3 came 0.4 s after attempt 2; expected >= 2.0 s",
+         "Resilience failure: retry"),
+        ("failed", "AssertionError: consistency: 12 of 500 keys differ after 30 s", "Resilience failure: consistency"),
+        ("failed", "AssertionError: ordering: key k7 applied v3 before v2", "Resilience failure: ordering"),
+        ("failed", "Failed: slo: p95 812 ms > 500 ms in phase fault", "Resilience failure: slo"),
+        ("failed", "chaoskit.checks.result.CheckFailed: delivery: 1 event lost", "Resilience failure: delivery"),
+        ("failed", "hypothesis.errors.FlakyFailure: Hypothesis found 2 distinct failures\n"
+                   "AssertionError: consistency: 3 keys differ", "Resilience failure: consistency"),
+        ("failed", "AssertionError: steady state 'orders flow' did not hold within 30 s after the faults healed",
+         "Resilience failure: steady state not restored"),
+        ("failed", "AssertionError: assert 3 == 4", "Resilience failure: other assertion"),
+        ("failed", "\x1b[31mAssertionError: delivery: colour codes are stripped\x1b[0m", "Resilience failure: delivery"),
+        ("broken", "chaoskit.errors.ComponentStartError: kafka failed to start: not healthy within 60 s\n"
+                   "--- last lines of the kafka log ---\nERROR x", "Infrastructure failure: a component did not start"),
+        ("broken", "chaoskit.errors.MissingToolError: java is not on PATH", "Infrastructure failure: a required tool is missing"),
+        ("broken", "chaoskit.faults.toxiproxy.ToxiproxyError: POST /proxies returned 500",
+         "Infrastructure failure: Toxiproxy API error"),
+        ("broken", "chaoskit.errors.ConfigError: latency(ms=-5): ms must be >= 0",
+         "Infrastructure failure: configuration rejected"),
+        ("broken", "chaoskit.faults.params.TargetError: partition('x', 'y'): unknown component",
+         "Infrastructure failure: configuration rejected"),
+        ("broken", "KeyError: 'offset'", "Experiment error (a bug in the experiment or chaoskit)"),
+    ],
+)
+def test_messages_land_in_the_right_category(status: str, message: str, category: str) -> None:
+    found = categorize(status, message)
+    assert found is not None and found.name == category
+
+
+def test_a_check_name_inside_a_sentence_is_not_a_check_failure() -> None:
+    found = categorize("failed", "AssertionError: expected the delivery: report to mention it")
+    assert found is not None and found.name == "Resilience failure: other assertion"
+
+
+def test_passed_and_skipped_results_are_not_categorised() -> None:
+    assert categorize("passed", None) is None
+    assert categorize("skipped", "Skipped: delivery: not today") is None
+
+
+def test_matching_is_whole_message_like_allure() -> None:
+    assert matches(r".*delivery.*", "x\ndelivery\ny")  # DOTALL: . crosses lines
+    assert not matches(r"delivery", "AssertionError: delivery")  # whole message, not a search
+
+
+def test_categories_file_is_what_allure_reads(tmp_path: Path) -> None:
+    written = json.loads(write_categories(tmp_path).read_text())
+    assert [c["name"] for c in written] == [c.name for c in CATEGORIES]
+    infra = written[0]
+    assert infra["matchedStatuses"] == ["broken"] and "ComponentStartError" in infra["messageRegex"]
+    catch_all = written[-1]
+    assert catch_all == {"name": "Experiment error (a bug in the experiment or chaoskit)", "matchedStatuses": ["broken"]}

@@ -1,0 +1,192 @@
+"""The release gate on hand-written Allure result sets: every verdict, and its exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaoskit.report import cli as report_cli
+from chaoskit.report.gate import ENVIRONMENT_FAILURE, HOLD, PASS, decide, run_gate
+from chaoskit.report.policy import GatePolicy
+
+POLICY = GatePolicy(required_severities=("blocker", "critical"), required=("test_baseline*",), max_failed=0)
+
+START_ERROR = (
+    "chaoskit.errors.ComponentStartError: kafka failed to start: not healthy within 60 s\n"
+    "--- last lines of the kafka log ---\nERROR Exiting Kafka"
+)
+
+
+def result(
+    test: str,
+    status: str = "passed",
+    severity: str = "normal",
+    message: str | None = None,
+    name: str | None = None,
+    stop: int = 2000,
+    history: str | None = None,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "uuid": str(uuid.uuid4()),
+        "historyId": history or f"h-{test}",
+        "name": name or test,
+        "fullName": f"experiments.test_kafka#{test}",
+        "status": status,
+        "start": 1000,
+        "stop": stop,
+        "labels": [{"name": "severity", "value": severity}, {"name": "feature", "value": "kafka"}],
+        "steps": [],
+    }
+    if message is not None:
+        data["statusDetails"] = {"message": message, "trace": "Traceback ..."}
+    return data
+
+
+def write(results: Path, *items: dict[str, Any]) -> Path:
+    results.mkdir(parents=True, exist_ok=True)
+    for item in items:
+        (results / f"{item['uuid']}-result.json").write_text(json.dumps(item))
+    # files a real run also holds, which the gate must ignore
+    (results / "categories.json").write_text("[]")
+    (results / f"{uuid.uuid4()}-container.json").write_text("{}")
+    return results
+
+
+def test_a_green_run_passes(tmp_path: Path) -> None:
+    results = write(
+        tmp_path / "r",
+        result("test_baseline_throughput", severity="critical"),
+        result("test_broker_loss", severity="blocker", name="Broker loss keeps every event"),
+        result("test_slow_documents", severity="minor"),
+    )
+    decision = run_gate(results, POLICY, tmp_path / "out")
+    assert (decision.verdict, decision.exit_code) == (PASS, 0)
+    assert decision.reasons == []
+    gate = json.loads((tmp_path / "out" / "gate.json").read_text())
+    assert gate["verdict"] == "pass" and gate["counts"] == {"passed": 3}
+    by_name = {e["name"]: e for e in gate["experiments"]}
+    assert by_name["Broker loss keeps every event"]["required_by"] == "severity blocker"
+    assert by_name["test_baseline_throughput"]["required_by"] == "severity critical, required test_baseline*"
+    assert by_name["test_slow_documents"]["required_by"] == ""
+    assert "PASS" in (tmp_path / "out" / "gate.md").read_text()
+
+
+def test_a_failed_required_check_holds_the_release(tmp_path: Path) -> None:
+    results = write(
+        tmp_path / "r",
+        result("test_baseline_throughput"),
+        result("test_broker_loss", "failed", "critical",
+               "AssertionError: delivery: 3 of 1000 events lost (ids e-17, e-18, e-90) during broker_loss kafka"),
+    )
+    decision = run_gate(results, POLICY, tmp_path / "out")
+    assert (decision.verdict, decision.exit_code) == (HOLD, 1)
+    assert any("test_broker_loss is failed: AssertionError: delivery: 3 of 1000" in r for r in decision.reasons)
+    failed = next(e for e in decision.experiments if e.status == "failed")
+    assert failed.category == "Resilience failure: delivery"
+    md = (tmp_path / "out" / "gate.md").read_text()
+    assert md.startswith("## ⛔ chaoskit release gate: HOLD")
+    assert "| ❌ failed | test_broker_loss | critical | severity critical | Resilience failure: delivery |" in md
+
+
+def test_an_environment_that_could_not_start_is_its_own_verdict(tmp_path: Path) -> None:
+    results = write(
+        tmp_path / "r",
+        result("test_baseline_throughput", "broken", "critical", START_ERROR),
+        result("test_broker_loss", "broken", "blocker", START_ERROR),
+    )
+    decision = run_gate(results, POLICY, tmp_path / "out")
+    assert (decision.verdict, decision.exit_code) == (ENVIRONMENT_FAILURE, 3)
+    assert all(e.kind == "infrastructure" for e in decision.experiments)
+    assert decision.reasons[0].startswith("environment: test_baseline_throughput could not run: "
+                                          "chaoskit.errors.ComponentStartError: kafka failed to start")
+    assert json.loads((tmp_path / "out" / "gate.json").read_text())["verdict"] == "environment-failure"
+    assert "ENVIRONMENT FAILURE" in (tmp_path / "out" / "gate.md").read_text()
+
+
+def test_a_missing_tool_is_an_environment_failure_too(tmp_path: Path) -> None:
+    results = write(tmp_path / "r", result(
+        "test_baseline_throughput", "broken", "critical",
+        "chaoskit.errors.MissingToolError: java is not on PATH; chaoskit needs it"))
+    assert decide(results, POLICY).verdict == ENVIRONMENT_FAILURE
+
+
+@pytest.mark.parametrize("make", [lambda p: p, lambda p: write(p)], ids=["no-directory", "no-result-files"])
+def test_no_results_is_an_environment_failure_never_a_pass(tmp_path: Path, make: Any) -> None:
+    results = make(tmp_path / "r")
+    decision = run_gate(results, POLICY, tmp_path / "out")
+    assert (decision.verdict, decision.exit_code) == (ENVIRONMENT_FAILURE, 3)
+    assert "no experiment results in" in decision.reasons[-1]
+
+
+def test_a_real_failure_is_not_hidden_behind_a_broken_environment(tmp_path: Path) -> None:
+    results = write(
+        tmp_path / "r",
+        result("test_baseline_throughput", "broken", "critical", START_ERROR),
+        result("test_broker_loss", "failed", "blocker", "AssertionError: dlq: 4 events never reached the DLQ"),
+    )
+    decision = decide(results, POLICY)
+    assert decision.verdict == HOLD
+    assert any(r.startswith("environment:") for r in decision.reasons)
+
+
+def test_required_experiments_that_did_not_run_or_were_skipped_hold(tmp_path: Path) -> None:
+    results = write(tmp_path / "r", result("test_broker_loss", "skipped", "critical", "Skipped: no docker"))
+    decision = decide(results, POLICY)
+    assert decision.verdict == HOLD
+    assert "required experiment 'test_baseline*' did not run (no result matches it)" in decision.reasons
+    assert any("test_broker_loss is skipped" in r for r in decision.reasons)
+
+
+def test_optional_failures_count_against_max_failed(tmp_path: Path) -> None:
+    items = [result("test_baseline_throughput"),
+             result("test_slow_a", "failed", "minor", "AssertionError: slo: p95 812 ms > 500 ms"),
+             result("test_slow_b", "failed", "minor", "AssertionError: retry: backoff too short")]
+    results = write(tmp_path / "r", *items)
+    assert decide(results, POLICY).verdict == HOLD
+    relaxed = GatePolicy(required_severities=("blocker", "critical"), required=("test_baseline*",), max_failed=2)
+    assert decide(results, relaxed).verdict == PASS
+
+
+def test_a_retried_experiment_counts_once_by_its_latest_attempt(tmp_path: Path) -> None:
+    results = write(
+        tmp_path / "r",
+        result("test_baseline_throughput", "failed", "critical", "AssertionError: slo: p95 too high", stop=2000),
+        result("test_baseline_throughput", "passed", "critical", stop=3000),
+    )
+    decision = decide(results, POLICY)
+    assert decision.verdict == PASS and len(decision.experiments) == 1
+
+
+def test_too_few_experiments_hold(tmp_path: Path) -> None:
+    results = write(tmp_path / "r", result("test_baseline_throughput"))
+    policy = GatePolicy(required=("test_baseline*",), min_experiments=5)
+    decision = decide(results, policy)
+    assert decision.verdict == HOLD
+    assert decision.reasons == ["only 1 experiment(s) ran; the policy needs min_experiments = 5"]
+
+
+def test_an_unreadable_result_file_is_never_a_pass(tmp_path: Path) -> None:
+    results = write(tmp_path / "r", result("test_baseline_throughput"))
+    (results / "truncated-result.json").write_text('{"status": "pas')
+    decision = decide(results, POLICY)
+    assert decision.verdict == ENVIRONMENT_FAILURE
+    assert decision.reasons[0].startswith("unreadable result file truncated-result.json")
+
+
+def test_the_cli_prints_the_table_and_returns_the_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results = write(tmp_path / "r", result("test_broker_loss", "failed", "critical", "AssertionError: ordering: key k1 out of order"))
+    policy = tmp_path / "gate.toml"
+    policy.write_text('required_severities = ["critical"]\n')
+    parser = argparse.ArgumentParser(prog="chaoskit")
+    report_cli.add_cli(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["gate", "--results", str(results), "--policy", str(policy), "--out", str(tmp_path / "out")])
+    assert report_cli.handle(args) == 1
+    out = capsys.readouterr().out
+    assert "failed  critical  yes       test_broker_loss" in out
+    assert "gate: HOLD: a required resilience check failed (exit 1; policy from" in out
+    assert (tmp_path / "out" / "gate.md").exists()
