@@ -1,0 +1,152 @@
+"""The Kafka user and the driver process on a real broker (the minimal topology)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import psutil
+import pytest
+from confluent_kafka import Consumer
+
+from chaoskit.load.config import Target
+from chaoskit.load.result import LoadResult
+from chaoskit.load.runner import LoadRunner
+from chaoskit.runtime.health import wait_for
+from chaoskit.runtime.process import ProcessRuntime
+
+pytestmark = pytest.mark.integration
+TOPIC = "events"
+
+
+def kafka_runner(env: ProcessRuntime, out: Path) -> LoadRunner:
+    return LoadRunner(out, Target.kafka(env.endpoint("kafka"), TOPIC))
+
+
+def consume_prefix(bootstrap: str, prefix: str, expected: int, timeout_s: float = 30.0) -> list[dict]:
+    """Every record of TOPIC whose key has ``prefix``, read back from the beginning."""
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex,
+        "auto.offset.reset": "earliest", "enable.auto.commit": False,
+    })
+    consumer.subscribe([TOPIC])
+    seen: list[dict] = []
+    try:
+        def read_all() -> bool:
+            for msg in consumer.consume(num_messages=1000, timeout=0.5):
+                if msg.error() or not msg.key().decode().startswith(prefix):
+                    continue
+                headers = {k: v.decode() for k, v in msg.headers() or []}
+                seen.append({"key": msg.key().decode(), "value": json.loads(msg.value()), "headers": headers})
+            return len(seen) >= expected
+        wait_for(read_all, timeout_s, f"{expected} records with key prefix {prefix!r} in {TOPIC}")
+        consumer.consume(num_messages=1000, timeout=1.0)  # nothing beyond what was acknowledged
+    finally:
+        consumer.close()
+    return seen
+
+
+def driver_processes(run_dir: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if "chaoskit.load.driver" in cmdline and any(str(run_dir) in part for part in cmdline):
+            found.append(proc)
+    return found
+
+
+def test_kafka_user_reports_per_second_and_its_acked_ids_are_in_kafka(
+    load_minimal_env: ProcessRuntime, tmp_path: Path
+) -> None:
+    prefix = f"kafka-it-{uuid.uuid4().hex[:8]}"
+    with kafka_runner(load_minimal_env, tmp_path).run(
+        user="kafka", users=5, rate=100, duration_s=10, key_prefix=prefix, key_count=20,
+    ) as run:
+        wait_for(lambda: any(s.requests for s in run.seconds()), 15, "a second with requests while running")
+    result: LoadResult = run.result
+
+    assert result.complete and result.stop_reason == "duration", result.summary_line()
+    assert len(result.seconds) >= 9
+    assert sum(s.requests for s in result.seconds) == len(result.records)
+    assert max(s.users for s in result.seconds) == 5
+    assert result.locust_totals == {"requests": len(result.records), "failures": result.totals.failures}
+    assert result.totals.failures == 0, result.errors()
+    acked = result.acked_event_ids()
+    assert len(acked) == len(result.records) > 0
+
+    consumed = consume_prefix(load_minimal_env.endpoint("kafka"), prefix, len(acked))
+    assert {r["headers"]["event_id"] for r in consumed} == acked
+    sent = {r.event_id: r for r in result.records}
+    versions: dict[str, list[int]] = defaultdict(list)
+    for item in consumed:
+        record = sent[item["headers"]["event_id"]]
+        assert item["headers"]["trace_id"] == record.trace_id
+        assert item["value"] == {"event_id": record.event_id, "key": record.key, "content": "x" * 256,
+                                 "version": record.version}
+        assert item["key"] == record.key and float(item["headers"]["produced_at"]) > 0
+        versions[item["key"]].append(item["value"]["version"])
+    for key, seen in versions.items():
+        assert seen == list(range(1, len(seen) + 1)), f"versions of {key} out of order in Kafka: {seen}"
+
+
+def test_step_shape_changes_the_user_count_in_the_driver(load_minimal_env: ProcessRuntime, tmp_path: Path) -> None:
+    with kafka_runner(load_minimal_env, tmp_path).run(
+        user="kafka", users=4, rate=40, shape="step", steps=2, duration_s=4, key_prefix="step-it",
+    ) as run:
+        pass
+    counts = [s.users for s in run.result.seconds]
+    assert 2 in counts and 4 in counts and counts.index(2) < counts.index(4), counts
+
+
+def test_an_exception_in_the_block_stops_the_driver_and_keeps_its_records(
+    load_minimal_env: ProcessRuntime, tmp_path: Path
+) -> None:
+    runner = kafka_runner(load_minimal_env, tmp_path)
+    with pytest.raises(RuntimeError, match="experiment failed"):
+        with runner.run(user="kafka", users=2, rate=50, key_prefix="interrupted-it") as run:
+            pid = run.pid
+            assert driver_processes(tmp_path), "the driver should be running inside the block"
+            wait_for(lambda: any(s.requests for s in run.seconds()), 15, "a second with requests")
+            raise RuntimeError("experiment failed")
+    assert not psutil.pid_exists(pid)
+    assert driver_processes(tmp_path) == []
+    assert run.result.complete and run.result.stop_reason == "SIGTERM"
+    assert run.result.records and run.result.totals.failures == 0
+
+
+def test_the_driver_exits_when_its_parent_dies(load_minimal_env: ProcessRuntime, tmp_path: Path) -> None:
+    """A test process killed outright (no teardown at all) must not leave Locust behind."""
+    script = textwrap.dedent(f"""
+        import sys, time
+        from chaoskit.load.config import Target
+        from chaoskit.load.runner import LoadRunner
+        runner = LoadRunner({str(tmp_path)!r}, Target.kafka({load_minimal_env.endpoint("kafka")!r}, "events"))
+        with runner.run(user="kafka", users=1, rate=10, key_prefix="orphan-it") as run:
+            print(run.pid, flush=True)
+            time.sleep(120)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    driver: psutil.Process | None = None
+    try:
+        assert parent.stdout is not None
+        driver = psutil.Process(int(parent.stdout.readline()))
+        assert driver.is_running()
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        wait_for(lambda: not driver.is_running() or driver.status() == psutil.STATUS_ZOMBIE, 20,
+                 "the orphaned driver to exit")
+        status = json.loads(next(tmp_path.glob("load-*/status.json")).read_text())
+        assert status["state"] == "stopped" and status["reason"] == "parent exited"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(timeout=10)
+        if driver is not None and driver.is_running():
+            driver.kill()
