@@ -43,21 +43,13 @@ class Faults:
 
     # -- network faults on one link (Toxiproxy toxics) --------------------------------------
     def _toxic(
-        self,
-        name: str,
-        client: str,
-        component: str,
-        toxic_type: str,
-        attributes: dict[str, Any],
-        shown: dict[str, Any],
-        direction: Any,
-        toxicity: Any,
+        self, kind: str, client: str, component: str, attributes: dict[str, Any], shown: dict[str, Any],
+        direction: Any, toxicity: Any,
     ) -> ToxicFault:
-        link = params.link(self.runtime.topology, name, client, component)
-        return ToxicFault(
-            self._state, name, link, toxic_type, attributes,
-            params.direction(name, direction), params.toxicity(name, toxicity), shown,
-        )
+        """A toxic of type ``kind``; ``shown`` is what the user passed, by the names they used."""
+        link = params.link(self.runtime.topology, kind, client, component)
+        direction_ = params.direction(kind, direction)
+        return ToxicFault(self._state, kind, link, attributes, direction_, params.toxicity(kind, toxicity), shown)
 
     def latency(
         self, client: str, component: str, ms: float, jitter: float = 0, *,
@@ -67,15 +59,15 @@ class Faults:
         ``ms`` once (``"both"`` delays requests and responses, twice per round trip)."""
         ms_ = params.whole("latency", "ms", ms, unit="milliseconds")
         jitter_ = params.whole("latency", "jitter", jitter, unit="milliseconds")
-        return self._toxic("latency", client, component, "latency", {"latency": ms_, "jitter": jitter_},
-                           {"ms": ms_, "jitter": jitter_}, direction, toxicity)
+        attributes = {"latency": ms_, "jitter": jitter_}
+        return self._toxic("latency", client, component, attributes, {"ms": ms_, "jitter": jitter_}, direction, toxicity)
 
     def bandwidth(
         self, client: str, component: str, kbps: float, *, direction: Direction = "both", toxicity: float = 1.0
     ) -> ToxicFault:
-        """Limit the link to ``kbps`` kilobytes per second (Toxiproxy's ``rate`` unit, KB/s), both ways by default."""
-        rate = params.whole("bandwidth", "kbps", kbps, minimum=1, unit="kilobytes per second; 0 would mean no limit in Toxiproxy, use down() to cut the link")
-        return self._toxic("bandwidth", client, component, "bandwidth", {"rate": rate}, {"kbps": rate}, direction, toxicity)
+        """Limit the link to ``kbps`` kilobytes per second (KB/s, Toxiproxy's ``rate`` unit), both ways by default."""
+        rate = params.whole("bandwidth", "kbps", kbps, minimum=1, unit="KB/s; Toxiproxy reads 0 as unlimited, cut with down()")
+        return self._toxic("bandwidth", client, component, {"rate": rate}, {"kbps": rate}, direction, toxicity)
 
     def timeout(
         self, client: str, component: str, ms: float = 0, *, direction: Direction = "both", toxicity: float = 1.0
@@ -83,7 +75,7 @@ class Faults:
         """The connection hangs: data is dropped, and it is closed after ``ms`` without data (0: never).
         Healing closes the connections it hung, as Toxiproxy does."""
         ms_ = params.whole("timeout", "ms", ms, unit="milliseconds; 0 = hang forever")
-        return self._toxic("timeout", client, component, "timeout", {"timeout": ms_}, {"ms": ms_}, direction, toxicity)
+        return self._toxic("timeout", client, component, {"timeout": ms_}, {"ms": ms_}, direction, toxicity)
 
     def reset_peer(
         self, client: str, component: str, ms: float = 0, *, direction: Direction = "upstream", toxicity: float = 1.0
@@ -91,7 +83,7 @@ class Faults:
         """Connections are reset (TCP RST) ``ms`` after data arrives. Upstream by default: the
         request that triggers it never reaches the component."""
         ms_ = params.whole("reset_peer", "ms", ms, unit="milliseconds")
-        return self._toxic("reset_peer", client, component, "reset_peer", {"timeout": ms_}, {"ms": ms_}, direction, toxicity)
+        return self._toxic("reset_peer", client, component, {"timeout": ms_}, {"ms": ms_}, direction, toxicity)
 
     def slicer(
         self, client: str, component: str, average_size: int, size_variation: int = 0, delay_us: int = 0, *,
@@ -100,7 +92,7 @@ class Faults:
         """Split data into writes of ``average_size`` ± ``size_variation`` bytes, ``delay_us`` microseconds apart."""
         size = params.whole("slicer", "average_size", average_size, minimum=1, unit="bytes")
         variation = params.whole("slicer", "size_variation", size_variation, unit="bytes")
-        if variation >= size and variation:
+        if variation >= size:
             raise ConfigError(
                 f"slicer(size_variation={size_variation!r}): size_variation must be smaller than "
                 f"average_size ({size}), so every slice has at least one byte"
@@ -108,21 +100,21 @@ class Faults:
         delay = params.whole("slicer", "delay_us", delay_us, unit="microseconds")
         attributes = {"average_size": size, "size_variation": variation, "delay": delay}
         shown = {"average_size": size, "size_variation": variation, "delay_us": delay}
-        return self._toxic("slicer", client, component, "slicer", attributes, shown, direction, toxicity)
+        return self._toxic("slicer", client, component, attributes, shown, direction, toxicity)
 
     def limit_data(
         self, client: str, component: str, bytes: int, *, direction: Direction = "downstream", toxicity: float = 1.0
     ) -> ToxicFault:
         """Close each connection once ``bytes`` have passed in the direction (a running total per connection)."""
         limit = params.whole("limit_data", "bytes", bytes, unit="bytes")
-        return self._toxic("limit_data", client, component, "limit_data", {"bytes": limit}, {"bytes": limit}, direction, toxicity)
+        return self._toxic("limit_data", client, component, {"bytes": limit}, {"bytes": limit}, direction, toxicity)
 
     def slow_close(
         self, client: str, component: str, ms: float, *, direction: Direction = "downstream", toxicity: float = 1.0
     ) -> ToxicFault:
         """When one side closes, the other side is closed only ``ms`` later."""
         ms_ = params.whole("slow_close", "ms", ms, unit="milliseconds")
-        return self._toxic("slow_close", client, component, "slow_close", {"delay": ms_}, {"ms": ms_}, direction, toxicity)
+        return self._toxic("slow_close", client, component, {"delay": ms_}, {"ms": ms_}, direction, toxicity)
 
     # -- cuts -------------------------------------------------------------------------------
     def down(self, client: str, component: str) -> Cut:
@@ -186,7 +178,7 @@ class Faults:
         return self._loss("broker_loss", "kafka", mode, data)
 
     def redis_loss(self, mode: str = "kill", data: str = "kept") -> ComponentLoss:
-        """Lose Redis, like ``broker_loss``; a killed Redis may lose its last second of writes."""
+        """Lose Redis, like ``broker_loss``: ``mode`` kill | pause | cut, ``data`` kept | lost."""
         return self._loss("redis_loss", "redis", mode, data)
 
     # -- schedules and cleanup --------------------------------------------------------------

@@ -5,6 +5,11 @@ times out half-way is still undone, and a heal that fails part-way keeps the ste
 did not succeed for the next attempt (``heal()`` again, or ``Faults.heal_all()``). Heal
 runs every step even when one fails and raises one ``HealError`` listing the failures.
 Ctrl-C cannot split an inject or a heal (see ``signals.py``).
+
+The timeline window opens at the time inject *started* and closes when heal has
+*finished*: the widest span in which the fault may have acted (a broker being killed, or
+still restarting, is already or still a fault), so a check never blames an event that
+fell in that span on something else.
 """
 
 from __future__ import annotations

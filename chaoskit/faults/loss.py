@@ -3,9 +3,8 @@
 ``mode`` is how it is lost: ``kill`` (the process crashes), ``pause`` (it hangs with its
 sockets open) or ``cut`` (it runs, but every proxied link to it is down, so no client
 reaches it while the framework's direct observers still do). ``data`` is what the heal
-finds: ``kept`` (a restart recovers its log; note Redis syncs its append-only file every
-second, so a killed Redis may lose the last second of writes, as a real crash would) or
-``lost`` (the runtime wipes it and starts it empty; Kafka's topics are re-created).
+finds: ``kept`` (a restart recovers its log from disk) or ``lost`` (the runtime wipes it
+and starts it empty; Kafka's topics are re-created, empty).
 """
 
 from __future__ import annotations

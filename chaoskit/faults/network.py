@@ -22,22 +22,20 @@ _TOXIC_SEQ = itertools.count(1)
 
 
 class ToxicFault(Fault):
-    """A Toxiproxy toxic of ``toxic_type`` with ``attributes`` on ``link``."""
+    """A Toxiproxy toxic of type ``kind`` (also the fault's name) with ``attributes`` on ``link``."""
 
     def __init__(
         self,
         state: FaultState,
-        name: str,
+        kind: str,
         link: Link,
-        toxic_type: str,
         attributes: dict[str, Any],
         direction: Direction,
         toxicity: float,
-        params: dict[str, Any],
+        shown: dict[str, Any],
     ) -> None:
-        super().__init__(state, name, link.name, {**params, "direction": direction, "toxicity": toxicity})
+        super().__init__(state, kind, link.name, {**shown, "direction": direction, "toxicity": toxicity})
         self.link = link
-        self.toxic_type = toxic_type
         self.attributes = attributes
         self.direction = direction
         self.toxicity = toxicity
@@ -48,7 +46,7 @@ class ToxicFault(Fault):
         for stream in streams(self.direction):
             toxic = Toxic(
                 name=f"ck{seq}-{self.name}-{stream}",
-                type=self.toxic_type,
+                type=self.name,
                 stream=stream,
                 toxicity=self.toxicity,
                 attributes=dict(self.attributes),

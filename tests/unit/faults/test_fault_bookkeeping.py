@@ -198,3 +198,19 @@ def test_ctrl_c_in_the_block_heals(state):
             signal.raise_signal(signal.SIGINT)
     assert not fault.active and fault.log[-2:] == [("undo", "b"), ("undo", "a")]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_sigterm_turned_into_an_interrupt_is_held_back_too(state):
+    def as_interrupt(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, as_interrupt)
+    try:
+        fault = Steps(state, steps=("a", "b"), on_step=lambda step: step == "a" and signal.raise_signal(signal.SIGTERM))
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+            fault.inject()
+        assert fault.log == [("do", "a"), ("do", "b")] and fault.active
+        assert signal.getsignal(signal.SIGTERM) is as_interrupt
+        fault.heal()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
