@@ -23,9 +23,10 @@ from pathlib import Path
 
 CHECK_NAMES = ("delivery", "dlq", "retry", "consistency", "ordering", "slo", "rollback")
 
-# The check name at the start of a line, after an optional "SomeError: " prefix; a
-# check failure wrapped by Hypothesis or an ExceptionGroup still puts it on a line start.
-_AT_LINE_START = r"(?s)(?:.*\n)?(?:[\w.]+: )?"
+# The check name at the start of a line, after an optional "SomeError: " prefix and the
+# "FAILED " that CheckResult.explain() puts first; a check failure wrapped by Hypothesis
+# or an ExceptionGroup still puts it on a line start.
+_AT_LINE_START = r"(?s)(?:.*\n)?(?:[\w.]+: )?(?:FAILED )?"
 
 INFRASTRUCTURE = "infrastructure"
 RESILIENCE = "resilience"

@@ -21,6 +21,9 @@ from chaoskit.report.categories import CATEGORIES, categorize, matches, write_ca
         ("failed", "AssertionError: ordering: key k7 applied v3 before v2", "Resilience failure: ordering"),
         ("failed", "Failed: slo: p95 812 ms > 500 ms in phase fault", "Resilience failure: slo"),
         ("failed", "chaoskit.checks.result.CheckFailed: delivery: 1 event lost", "Resilience failure: delivery"),
+        ("failed", "AssertionError: FAILED dlq: 1 of 40 failed events not parked: e-7\n"
+                   "  - e-7 (trace t-7): expected dead-lettered; observed failed; fell in fault window \"down\"",
+         "Resilience failure: dlq"),
         ("failed", "hypothesis.errors.FlakyFailure: Hypothesis found 2 distinct failures\n"
                    "AssertionError: consistency: 3 keys differ", "Resilience failure: consistency"),
         ("failed", "AssertionError: steady state 'orders flow' did not hold within 30 s after the faults healed",
