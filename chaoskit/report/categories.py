@@ -56,8 +56,10 @@ CATEGORIES: tuple[Category, ...] = (
              _exception("ComponentStartError"), INFRASTRUCTURE),
     Category("Infrastructure failure: a required tool is missing", ("broken",),
              _exception("MissingToolError"), INFRASTRUCTURE),
-    Category("Infrastructure failure: Toxiproxy API error", ("broken",),
-             _exception("ToxiproxyError"), INFRASTRUCTURE),
+    Category("Infrastructure failure: a fault could not be injected or healed", ("broken",),
+             _exception("ToxiproxyError", "HealError", "ScheduleError"), INFRASTRUCTURE),
+    Category("Infrastructure failure: the load generator failed", ("broken",),
+             _exception("LoadRunError"), INFRASTRUCTURE),
     Category("Infrastructure failure: configuration rejected", ("broken",),
              _exception("ConfigError", "TargetError", "BlastRadiusError"), INFRASTRUCTURE),
     *(
@@ -67,6 +69,7 @@ CATEGORIES: tuple[Category, ...] = (
     Category("Resilience failure: steady state not restored", ("failed",),
              _AT_LINE_START + r"steady state\b.*", RESILIENCE),
     Category("Resilience failure: other assertion", ("failed",), None, RESILIENCE),
+    Category("Experiment error: ran past its time budget", ("broken",), _exception("ExperimentTimeout"), EXPERIMENT_ERROR),
     Category("Experiment error (a bug in the experiment or chaoskit)", ("broken",), None, EXPERIMENT_ERROR),
 )
 

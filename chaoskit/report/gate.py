@@ -5,8 +5,9 @@ Three verdicts, each with its own exit code, because "no" has two meanings:
 * ``pass`` (0): every required experiment passed and the others stayed within budget;
 * ``hold`` (1): the system failed a required resilience check (or too many others
   failed, or a required experiment did not run): fix the system before releasing;
-* ``environment-failure`` (3): the environment could not start (a broken result in an
-  infrastructure category: ComponentStartError, MissingToolError, ToxiproxyError,
+* ``environment-failure`` (3): the environment could not start or be driven (a broken
+  result in an infrastructure category of ``categories.py``: ComponentStartError,
+  MissingToolError, a fault that could not be injected or healed, a dead load generator,
   rejected configuration), a result file is unreadable, or there are no results at all:
   the run has no verdict and must be repeated. It is never reported as a pass.
 
