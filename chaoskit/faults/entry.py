@@ -60,13 +60,16 @@ class Faults:
         ms_ = params.whole("latency", "ms", ms, unit="milliseconds")
         jitter_ = params.whole("latency", "jitter", jitter, unit="milliseconds")
         attributes = {"latency": ms_, "jitter": jitter_}
-        return self._toxic("latency", client, component, attributes, {"ms": ms_, "jitter": jitter_}, direction, toxicity)
+        shown = {"ms": ms_, "jitter": jitter_}
+        return self._toxic("latency", client, component, attributes, shown, direction, toxicity)
 
     def bandwidth(
         self, client: str, component: str, kbps: float, *, direction: Direction = "both", toxicity: float = 1.0
     ) -> ToxicFault:
         """Limit the link to ``kbps`` kilobytes per second (KB/s, Toxiproxy's ``rate`` unit), both ways by default."""
-        rate = params.whole("bandwidth", "kbps", kbps, minimum=1, unit="KB/s; Toxiproxy reads 0 as unlimited, cut with down()")
+        rate = params.whole(
+            "bandwidth", "kbps", kbps, minimum=1, unit="KB/s; Toxiproxy reads 0 as unlimited, cut with down()"
+        )
         return self._toxic("bandwidth", client, component, {"rate": rate}, {"kbps": rate}, direction, toxicity)
 
     def timeout(
@@ -136,7 +139,9 @@ class Faults:
         cut = _unique([*topology.links_from(component), *topology.links_to(component)])
         if not cut:
             known = ", ".join(link.name for link in topology.links) or "none"
-            raise params.TargetError(f"isolate({component!r}): {component} has no proxied links; the links are: {known}")
+            raise params.TargetError(
+                f"isolate({component!r}): {component} has no proxied links; the links are: {known}"
+            )
         return Cut(self._state, "isolate", component, cut, {"links": [link.name for link in cut]})
 
     # -- process faults ---------------------------------------------------------------------
@@ -169,7 +174,9 @@ class Faults:
             raise params.TargetError(f"{name}(): the topology {topology.path.name} has no component of kind {kind}")
         links = topology.links_to(comp.name)
         if mode_ == "cut" and not links:
-            raise params.TargetError(f"{name}(mode='cut'): no proxied links lead to {comp.name}, so there is nothing to cut")
+            raise params.TargetError(
+                f"{name}(mode='cut'): no proxied links lead to {comp.name}, so there is nothing to cut"
+            )
         return ComponentLoss(self._state, name, comp.name, mode_, data_, links)
 
     def broker_loss(self, mode: str = "kill", data: str = "kept") -> ComponentLoss:

@@ -14,6 +14,7 @@ fell in that span on something else.
 
 from __future__ import annotations
 
+import threading
 import time
 from abc import ABC, abstractmethod
 from types import MappingProxyType, TracebackType
@@ -59,6 +60,7 @@ class Fault(ABC):
         self.params: Mapping[str, Any] = MappingProxyType(dict(params))
         self._undo: list[tuple[str, Callable[[], None]]] = []
         self._record: Any = None
+        self._busy = threading.Lock()  # one inject or heal of this fault at a time, whichever thread
 
     @property
     def active(self) -> bool:
@@ -68,7 +70,7 @@ class Fault(ABC):
 
     def inject(self) -> Self:
         """Apply the fault. On failure, whatever was applied is undone before the error is raised."""
-        with deferred_interrupts():
+        with deferred_interrupts(), self._busy:
             self._state.begin(self)
             started = time.time()
             try:
@@ -87,7 +89,7 @@ class Fault(ABC):
 
     def heal(self) -> None:
         """Undo the fault (a no-op when not active); raises ``HealError`` after trying every step."""
-        with deferred_interrupts():
+        with deferred_interrupts(), self._busy:
             if not self.active:
                 return
             failures = self._unwind()

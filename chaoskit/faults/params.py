@@ -119,7 +119,7 @@ def links(topology: Topology, call: str, given: Any) -> list[Link]:
     return found
 
 
-def component(topology: Topology, call: str, name: Any, *, kinds: tuple[str, ...] | None = None) -> str:
+def component(topology: Topology, call: str, name: Any) -> str:
     """A component process faults may hit: never Toxiproxy, which carries the faults themselves."""
     if not isinstance(name, str):
         raise ConfigError(f"{call}(component={name!r}): component must be a component name (a str)")
@@ -132,6 +132,4 @@ def component(topology: Topology, call: str, name: Any, *, kinds: tuple[str, ...
             f"{call}({name!r}): {name} is the Toxiproxy server that carries the network faults; "
             f"fault the links through it instead (down, partition, isolate)"
         )
-    if kinds is not None and comp.kind not in kinds:
-        raise TargetError(f"{call}({name!r}): {name} is kind {comp.kind}; this fault applies to kind {' or '.join(kinds)}")
     return name

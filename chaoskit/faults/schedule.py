@@ -72,14 +72,19 @@ def parse_steps(raw: Any, state: FaultState) -> list[Step]:
         if isinstance(item, Step):
             item = (item.at_s, item.fault, item.duration_s)
         if not isinstance(item, (tuple, list)) or len(item) != 3:
-            raise ConfigError(f"{where}={item!r}: each step must be (at_s, fault, duration_s), e.g. (2.0, faults.down('app', 'kafka'), 5.0)")
+            raise ConfigError(
+                f"{where}={item!r}: each step must be (at_s, fault, duration_s), "
+                f"e.g. (2.0, faults.down('app', 'kafka'), 5.0)"
+            )
         at_s, fault, duration_s = item
         at = params.number(where, "at_s", at_s, unit="seconds from the schedule's start")
         duration = params.number(where, "duration_s", duration_s, unit="seconds")
         if not isinstance(fault, Fault):
             raise ConfigError(f"{where}(fault={fault!r}): fault must be a Fault built by faults.<kind>(...)")
         if fault._state is not state:
-            raise ConfigError(f"{where}(fault={fault}): the fault was built by another Faults object; build it with this one")
+            raise ConfigError(
+                f"{where}(fault={fault}): the fault was built by another Faults object; build it with this one"
+            )
         if fault.active:
             raise ConfigError(f"{where}(fault={fault}): the fault is already injected; a schedule needs it healed")
         steps.append(Step(at, fault, duration))
@@ -132,7 +137,7 @@ class Schedule:
         self._state = state
         self.steps = steps
         self.events = plan_events(steps)
-        #: (seconds from start, "inject" | "heal", fault) for every step that ran
+        #: (seconds from the start when it began, "inject" | "heal", fault) for every step that ran
         self.fired: list[tuple[float, str, Fault]] = []
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
@@ -188,6 +193,7 @@ class Schedule:
             if self._halt.wait(max(0.0, self._t0 + event.at_s - time.monotonic())):
                 return
             step = self.steps[event.step]
+            began = time.monotonic() - self._t0
             try:
                 if event.action == "inject":
                     step.fault.inject()
@@ -200,7 +206,7 @@ class Schedule:
                 if event.action == "inject":
                     return
             else:
-                self.fired.append((time.monotonic() - self._t0, event.action, step.fault))
+                self.fired.append((began, event.action, step.fault))
 
     def __enter__(self) -> Schedule:
         return self.start()
