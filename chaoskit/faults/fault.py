@@ -47,7 +47,8 @@ class Fault(ABC):
 
     ``name`` is the fault kind (``latency``, ``down``, ``kill``, ...), ``target`` what it hits
     (a link ``client->component``, a component, or a list of links), ``params`` its
-    parameters with defaults filled in. Those three are what the timeline records.
+    parameters with defaults filled in. Those three are what the timeline records; ``code``
+    is the call that builds the fault again, so a failing schedule can be printed and replayed.
     """
 
     #: components a process fault holds while active (no other process fault may touch them)
@@ -99,6 +100,11 @@ class Fault(ABC):
                 self._state.record_heal(self._record, time.time())
                 self._record = None
             self._state.end(self)
+
+    @property
+    @abstractmethod
+    def code(self) -> str:
+        """The ``faults.<kind>(...)`` call that builds this fault again."""
 
     @abstractmethod
     def _apply(self) -> None:

@@ -35,6 +35,10 @@ class ComponentLoss(Fault):
         # A cut with data kept leaves the process alone, so it composes with process faults.
         self.holds = (component,) if mode != "cut" or data == "lost" else ()
 
+    @property
+    def code(self) -> str:
+        return f"faults.{self.name}(mode={self.mode!r}, data={self.data!r})"
+
     def _apply(self) -> None:
         state, component = self._state, self.component
         if self.mode == "cut":

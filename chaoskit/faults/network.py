@@ -40,6 +40,11 @@ class ToxicFault(Fault):
         self.direction = direction
         self.toxicity = toxicity
 
+    @property
+    def code(self) -> str:
+        keywords = ", ".join(f"{key}={value!r}" for key, value in self.params.items())
+        return f"faults.{self.name}({self.link.client!r}, {self.link.target!r}, {keywords})"
+
     def _apply(self) -> None:
         proxy = self.link.proxy_name
         seq = next(_TOXIC_SEQ)

@@ -38,6 +38,14 @@ class Cut(Fault):
         self.links = tuple(links)
         super().__init__(state, name, target, params or {})
 
+    @property
+    def code(self) -> str:
+        if self.name == "down":
+            return f"faults.down({self.links[0].client!r}, {self.links[0].target!r})"
+        if self.name == "isolate":
+            return f"faults.isolate({self.target!r})"
+        return f"faults.{self.name}({[link.name for link in self.links]!r})"
+
     def _apply(self) -> None:
         for link in self.links:
             self._on_heal(f"enable proxy {link.proxy_name} ({link.name})", cut_link(self._state, link))

@@ -67,6 +67,10 @@ class ProcessFault(Fault):
         self.component = component
         self.holds = (component,)
 
+    @property
+    def code(self) -> str:
+        return f"faults.{self.name}({self.component!r})"
+
     def _apply(self) -> None:
         state, component = self._state, self.component
         if self.name in ("kill", "stop"):

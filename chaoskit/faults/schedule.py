@@ -146,6 +146,12 @@ class Schedule:
         self._t0 = 0.0
 
     @property
+    def code(self) -> str:
+        """The schedule as code that replays it: ``[(at_s, faults.<kind>(...), duration_s), ...]``."""
+        lines = [f"    ({step.at_s!r}, {step.fault.code}, {step.duration_s!r})," for step in self.steps]
+        return "\n".join(["[", *lines, "]"])
+
+    @property
     def done(self) -> bool:
         """True once every event ran (or the schedule stopped)."""
         return self._thread is not None and not self._thread.is_alive()

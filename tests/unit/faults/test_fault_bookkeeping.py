@@ -30,6 +30,10 @@ class Steps(Fault):
         self.log: list[tuple[str, str]] = [] if log is None else log
         self.broken_undo: set[str] = set()
 
+    @property
+    def code(self):
+        return f"Steps({self.steps!r})"
+
     def _apply(self):
         for step in self.steps:
             self._on_heal(f"undo {step}", lambda step=step: self._undo_step(step))

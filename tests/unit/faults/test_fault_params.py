@@ -143,3 +143,34 @@ def test_defaults_per_kind_are_filled_into_params(faults):
 def test_building_a_fault_touches_nothing(faults):
     fault = faults.latency("producer", "redis", ms=10)
     assert not fault.active and faults.active == []
+
+
+def test_every_fault_prints_as_the_call_that_builds_it_again(faults):
+    built = [
+        faults.latency("producer", "kafka", ms=800, jitter=200),
+        faults.bandwidth("producer", "redis", kbps=64, direction="upstream", toxicity=0.5),
+        faults.timeout("producer", "redis"),
+        faults.reset_peer("producer", "redis", ms=10),
+        faults.slicer("producer", "redis", 16, size_variation=4, delay_us=100),
+        faults.limit_data("producer", "redis", bytes=100),
+        faults.slow_close("producer", "redis", ms=5),
+        faults.down("producer", "redis"),
+        faults.partition([("producer", "kafka"), ("consumer", "kafka")]),
+        faults.isolate("producer"),
+        faults.kill("kafka"),
+        faults.restart("consumer"),
+        faults.broker_loss(mode="pause", data="lost"),
+        faults.redis_loss(mode="cut"),
+    ]
+    for fault in built:
+        again = eval(fault.code, {"faults": faults})
+        assert (again.name, again.target, dict(again.params)) == (fault.name, fault.target, dict(fault.params))
+    assert built[0].code == "faults.latency('producer', 'kafka', ms=800, jitter=200, direction='downstream', toxicity=1.0)"
+
+
+def test_a_schedule_prints_as_code_that_replays_it(faults):
+    schedule = faults.schedule([(0.5, faults.down("producer", "redis"), 2.0), (1, faults.kill("kafka"), 3)])
+    assert schedule.code == "[\n    (0.5, faults.down('producer', 'redis'), 2.0),\n    (1.0, faults.kill('kafka'), 3.0),\n]"
+    assert [step.fault.code for step in faults.schedule(eval(schedule.code, {"faults": faults})).steps] == [
+        "faults.down('producer', 'redis')", "faults.kill('kafka')",
+    ]

@@ -29,6 +29,10 @@ class Mark(Fault):
         super().__init__(faults._state, "mark", label, {})
         self.label, self.log, self.holds, self.fails = label, log, tuple(holds), fails
 
+    @property
+    def code(self):
+        return f"Mark({self.label!r})"
+
     def _apply(self):
         if self.fails:
             raise RuntimeError(f"{self.label} cannot be injected")
