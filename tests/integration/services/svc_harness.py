@@ -10,6 +10,7 @@ any other `conftest`.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -55,6 +56,10 @@ def free_port() -> int:
     raise RuntimeError("no free port found in 20000-32000")
 
 
+class ProcessExited(AssertionError):
+    """A process that was being waited for has exited: no point in waiting longer."""
+
+
 def wait_until(check: Callable[[], T], timeout_s: float, what: str, interval_s: float = 0.05) -> T:
     """Poll `check` until it returns something truthy; fail naming `what` at the deadline."""
     deadline = time.monotonic() + timeout_s
@@ -64,6 +69,8 @@ def wait_until(check: Callable[[], T], timeout_s: float, what: str, interval_s: 
             result = check()
             if result:
                 return result
+        except ProcessExited:
+            raise
         except Exception as exc:  # a component still starting raises; keep polling
             last_error = exc
         if time.monotonic() >= deadline:
@@ -185,6 +192,76 @@ class KafkaBroker:
             consumer.close()
 
 
+def _kafka_properties(home: Path, client_port: int, controller_port: int) -> str:
+    return "\n".join(
+        [
+            "process.roles=broker,controller",
+            "node.id=1",
+            "controller.listener.names=CONTROLLER",
+            f"controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{client_port},CONTROLLER://127.0.0.1:{controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{client_port},CONTROLLER://127.0.0.1:{controller_port}",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name=PLAINTEXT",
+            f"log.dirs={home / 'data'}",
+            "num.partitions=1",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=false",
+        ]
+    ) + "\n"
+
+
+def start_kafka(java: str, home: Path, tries: int = 3) -> KafkaBroker:
+    """A single-node KRaft broker (format, start, wait for metadata).
+
+    Other test sessions on this machine start brokers too: if one of our ports is taken
+    between the bind test and the broker's bind, start again on new ports.
+    """
+    jvm = [java, "-Xms256m", "-Xmx1g", "-XX:+UseSerialGC", "-cp", f"{KAFKA_LIBS}/*",
+           f"-Dlog4j2.configurationFile={KAFKA_LOG4J}"]
+    for attempt in range(tries):
+        attempt_home = home / f"attempt-{attempt}"
+        attempt_home.mkdir(parents=True)
+        client_port, controller_port = free_port(), free_port()
+        props = attempt_home / "server.properties"
+        props.write_text(_kafka_properties(attempt_home, client_port, controller_port))
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if cluster_id.startswith("-"):  # StorageTool would read it as an option
+            cluster_id = "A" + cluster_id[1:]
+        subprocess.run(
+            [*jvm, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id, "-c", str(props)],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        log_path = attempt_home / "kafka.log"
+        with open(log_path, "wb") as log_file:
+            proc = subprocess.Popen([*jvm, "kafka.Kafka", str(props)], stdout=log_file, stderr=subprocess.STDOUT)
+        broker = KafkaBroker(f"127.0.0.1:{client_port}", proc, log_path)
+
+        def ready() -> bool:
+            if proc.poll() is not None:
+                raise ProcessExited(f"kafka exited: {log_path.read_text()[-3000:]}")
+            return broker.port_open() and bool(broker.admin().list_topics(timeout=1).brokers)
+
+        try:
+            wait_until(ready, 60, "the Kafka broker to answer metadata", interval_s=0.2)
+            return broker
+        except ProcessExited:
+            if "Address already in use" not in log_path.read_text():
+                raise
+        except BaseException:
+            stop_process(proc, 30)
+            raise
+    raise RuntimeError(f"the Kafka broker did not start in {tries} tries (ports taken)")
+
+
 # --- Redis -------------------------------------------------------------------------------
 
 
@@ -195,6 +272,35 @@ class RedisServer:
 
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
+
+
+def start_redis(home: Path, tries: int = 3) -> RedisServer:
+    """redis-server on a free port; a port taken meanwhile by someone else means a new one."""
+    home.mkdir()
+    for _ in range(tries):
+        port = free_port()
+        proc = subprocess.Popen(
+            [str(REDIS_SERVER), "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+             "--dir", str(home)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        server = RedisServer(f"redis://127.0.0.1:{port}/0", proc)
+
+        def pong() -> bool:
+            if proc.poll() is not None:
+                raise ProcessExited(f"redis-server exited with {proc.returncode}")
+            return bool(server.client().ping())
+
+        try:
+            wait_until(pong, 20, "redis-server to answer PING")
+            return server
+        except ProcessExited:
+            continue
+        except BaseException:
+            stop_process(proc, 10)
+            raise
+    raise RuntimeError(f"redis-server did not start in {tries} tries (ports taken?)")
 
 
 # --- the services ------------------------------------------------------------------------
@@ -233,7 +339,8 @@ class ServiceProcess:
 
     def wait_healthy(self, timeout_s: float = 30.0) -> None:
         def healthy() -> bool:
-            assert self.proc is not None and self.proc.poll() is None, f"{self.name} exited: {self.stderr()[-2000:]}"
+            if self.proc is None or self.proc.poll() is not None:
+                raise ProcessExited(f"{self.name} exited: {self.stderr()[-2000:]} {self.log_path.read_text()[-2000:]}")
             return http_json("GET", self.url("/health"), timeout_s=1)[0] == 200
 
         wait_until(healthy, timeout_s, f"{self.name} /health")
@@ -323,7 +430,13 @@ class Stack:
         self.document.wait_healthy()
 
 
-def start_stack(kafka: KafkaBroker, redis_server: RedisServer, workdir: Path, suffix: str) -> Stack:
+def start_stack(
+    kafka: KafkaBroker,
+    redis_server: RedisServer,
+    workdir: Path,
+    suffix: str,
+    workflow_env: dict[str, str] | None = None,
+) -> Stack:
     """Create a fresh set of topics and start the four services on them."""
     topics = Topics(f"requested.{suffix}", f"processed.{suffix}", f"dlq.{suffix}", f"alerts.{suffix}")
     kafka.create_topics(topics.partitions())
@@ -348,7 +461,12 @@ def start_stack(kafka: KafkaBroker, redis_server: RedisServer, workdir: Path, su
         workflow=ServiceProcess(
             f"workflow-service-{suffix}",
             "services.workflow_service",
-            {**consumer_env, "REQUESTS_TOPIC": topics.requests, "CONSUMER_GROUP": f"workflow-{suffix}"},
+            {
+                **consumer_env,
+                "REQUESTS_TOPIC": topics.requests,
+                "CONSUMER_GROUP": f"workflow-{suffix}",
+                **(workflow_env or {}),
+            },
             workdir,
         ),
         redriver=ServiceProcess(

@@ -71,21 +71,30 @@ def test_port_in_use_exits_1_with_a_json_error(svc_workdir: Path) -> None:
     assert line["message"] == "cannot serve HTTP" and line["port"] == service.port
 
 
-def test_services_stop_cleanly_on_sigterm(svc_kafka: KafkaBroker, svc_redis: RedisServer, svc_workdir: Path) -> None:
-    stack = start_stack(svc_kafka, svc_redis, svc_workdir, f"life{uuid.uuid4().hex[:6]}")
+def test_canary_knobs_then_clean_stop_on_sigterm(
+    svc_kafka: KafkaBroker, svc_redis: RedisServer, svc_workdir: Path
+) -> None:
+    """A canary workflow-service (FAIL_RATE=1, EXTRA_LATENCY_MS) fails every event into
+    the DLQ, the redriver (no knobs) applies it; then every service stops on SIGTERM."""
+    canary = {"FAIL_RATE": "1", "EXTRA_LATENCY_MS": "50", "SERVICE_VERSION": "canary"}
+    stack = start_stack(svc_kafka, svc_redis, svc_workdir, f"life{uuid.uuid4().hex[:6]}", workflow_env=canary)
     try:
         health = [sys.executable, "-m", "services.healthcheck"]
         for service in stack.all:
             assert subprocess.run([*health, service.url("/health")], cwd=REPO, timeout=30).returncode == 0
         assert subprocess.run([*health, f"http://127.0.0.1:{free_port()}/health"], cwd=REPO, timeout=30).returncode == 1
-        metrics = stack.workflow.metrics()
-        assert metrics["version"] == "stable" and metrics["service"] == stack.workflow.name
-
         key = f"life-{uuid.uuid4().hex[:8]}"
         answer = stack.post(key, "x", 1)
         client = stack.redis.client()
         wait_until(lambda: client.hget(doc_key(key), "version") == "1", 30, "the document in Redis")
         wait_until(lambda: stack.workflow.logs(event_id=answer["event_id"], kind="committed"), 15, "the commit")
+        [failed] = stack.workflow.logs(event_id=answer["event_id"], kind="failed")
+        assert failed["error"] == "injected failure (FAIL_RATE)"
+        assert stack.redriver.logs(event_id=answer["event_id"], kind="applied")
+        metrics = stack.workflow.metrics()
+        assert (metrics["version"], metrics["service"]) == ("canary", stack.workflow.name)
+        assert (metrics["consumed"], metrics["failed"], metrics["dead_lettered"], metrics["applied"]) == (1, 1, 1, 0)
+        assert stack.redriver.metrics()["applied"] == 1
     finally:
         codes = stack.stop()
     assert set(codes.values()) == {0}, codes
