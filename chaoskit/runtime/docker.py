@@ -1,0 +1,477 @@
+"""The docker runtime: the environment as containers, driven through the Docker Engine API.
+
+The same topology, port plan and probes as the process runtime (``process.py``), with each
+component in a container on the host network: Kafka, Redis, Toxiproxy and the services
+listen on the plan's 127.0.0.1 ports, so endpoints, per-link proxies and the Kafka
+listener per link are identical, and network faults go through Toxiproxy exactly as
+before. Container faults (stop, kill, pause, restart, wipe) go through the API.
+
+Podman's Docker-compatible API works as the engine (see ``podman.py`` and
+``images/build.sh``): host networking sidesteps its compat gaps around the default
+``bridge`` network and network connect/disconnect.
+
+Every container is labelled with its project, environment, component and owning run
+(``docker_api.py``), so ``down`` removes exactly what this environment made, and a crashed
+run's containers are swept at the next ``up`` even if their record is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import docker
+from confluent_kafka.admin import NewTopic
+from docker.errors import APIError, NotFound
+from docker.models.containers import Container
+
+from chaoskit.errors import ChaoskitError, ComponentStartError
+from chaoskit.faults.toxiproxy import ToxiproxyAPI
+from chaoskit.runtime import docker_api, health
+from chaoskit.runtime.docker_components import ComponentContainer, KafkaContainer, container_for
+from chaoskit.runtime.docker_images import Images
+from chaoskit.runtime.plan import HOST, Plan, addr, make_plan, ports_needed
+from chaoskit.runtime.ports import allocate_ports, release_ports
+from chaoskit.runtime.state import EnvRecord, ProcessRecord, all_records, new_env_id, state_root
+from chaoskit.topology import Component, Topology
+
+STOP_GRACE_S = 10
+# Each poll of a container's state is an API call; 0.2 s keeps a 2-core machine's
+# engine (podman runs one process per call) out of the way of the components.
+POLL_S = 0.2
+_UP = ("running", "paused")
+
+
+class DockerRuntime:
+    """Runs one environment of a topology as containers."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        topology: Topology,
+        *,
+        owner_pid: int | None = None,
+        keep: bool = False,
+        start_timeout_s: float = 120.0,
+        images: Images | None = None,
+        client: docker.DockerClient | None = None,
+    ) -> None:
+        self.topology = topology
+        self.owner_pid = owner_pid
+        self.keep = keep
+        self.start_timeout_s = start_timeout_s
+        self.record: EnvRecord | None = None
+        self._images = images
+        self._client = client
+
+    # -- identity -------------------------------------------------------------------------
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = docker_api.connect()
+        return self._client
+
+    @property
+    def env_id(self) -> str:
+        return self._rec.id
+
+    @property
+    def _rec(self) -> EnvRecord:
+        if self.record is None:
+            raise ChaoskitError("the environment is not up: call up() first")
+        return self.record
+
+    @property
+    def plan(self) -> Plan:
+        return Plan.from_json(self._rec.plan)
+
+    @property
+    def dir(self) -> Path:
+        return self._rec.dir
+
+    @property
+    def images(self) -> Images:
+        if self._images is None:
+            self._images = Images.from_json(self._rec.extra["images"])
+        return self._images
+
+    @classmethod
+    def attach(cls, record: EnvRecord, topology: Topology) -> "DockerRuntime":
+        """Control an environment another process started (the CLI's status and down)."""
+        runtime = cls(topology, keep=record.keep)
+        runtime.record = record
+        return runtime
+
+    def container_name(self, component: str) -> str:
+        return f"chaoskit-{self.env_id}-{component}"
+
+    # -- endpoints ------------------------------------------------------------------------
+    def endpoint(self, component: str, client: str | None = None) -> str:
+        self.topology.component(component)
+        if client is None:
+            return addr(self.plan.direct[component])
+        link = self.topology.link(client, component)
+        return addr(self.plan.proxies[link.name].listen_port)
+
+    def endpoints(self, component: str) -> dict[str, str]:
+        result = {"direct": self.endpoint(component)}
+        for link in self.topology.links_to(component):
+            result[link.name] = addr(self.plan.proxies[link.name].listen_port)
+        return result
+
+    @property
+    def toxiproxy(self) -> ToxiproxyAPI:
+        tp = self.topology.of_kind("toxiproxy")
+        assert tp is not None
+        return ToxiproxyAPI(HOST, self.plan.direct[tp.name])
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        """The INTERNAL listener: for observers and admin, never proxied."""
+        return self.endpoint(self._kafka.name)
+
+    @property
+    def _kafka(self) -> Component:
+        kafka = self.topology.of_kind("kafka")
+        assert kafka is not None
+        return kafka
+
+    def logs(self, component: str) -> str:
+        """The container's stdout and stderr so far ("" if it has no container)."""
+        self.topology.component(component)
+        container = self._container(component)
+        if container is None:
+            return ""
+        return container.logs(stdout=True, stderr=True).decode(errors="replace")
+
+    def log_path(self, component: str) -> Path:
+        """Writes the container's log to ``<env dir>/logs/<component>.log`` and returns it:
+        the engine keeps the log, a file is made only when someone asks for one."""
+        path = self._log_file(component)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.logs(component))
+        return path
+
+    def _log_file(self, component: str) -> Path:
+        self.topology.component(component)
+        return self.dir / "logs" / f"{component}.log"
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def up(self) -> None:
+        """Create and start every container, wait until all are healthy. On any failure,
+        remove what was made and raise (a ComponentStartError names the component)."""
+        sweep_orphans(self.client)
+        images = self._images or Images.from_env(self.topology, self.client)
+        images.ensure(self.client, self.topology)
+        self._images = images
+        ports = allocate_ports(ports_needed(self.topology))
+        plan = make_plan(self.topology, ports)
+        self.record = EnvRecord(
+            id=new_env_id(),
+            runtime=self.name,
+            topology=str(self.topology.path),
+            created=time.time(),
+            owner=ProcessRecord.of(self.owner_pid) if self.owner_pid else None,
+            keep=self.keep,
+            plan=plan.to_json(),
+            extra={"images": images.to_json(), "network": "host"},
+        )
+        self.record.save()
+        (self.dir / "logs").mkdir(parents=True, exist_ok=True)
+        (self.dir / "data").mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_infrastructure()
+            self._start_services()
+        except BaseException:
+            self.down()
+            raise
+        finally:
+            release_ports(ports)
+
+    def _start_infrastructure(self) -> None:
+        tp = self.topology.of_kind("toxiproxy")
+        rd = self.topology.of_kind("redis")
+        assert tp is not None
+        for comp in (self._kafka, tp, rd):
+            if comp is not None:
+                self._run(comp)
+        self._wait_healthy(tp)
+        self.toxiproxy.populate([p.spec() for p in self.plan.proxies.values()])
+        self._wait_healthy(self._kafka)
+        self._create_topics()
+        self._verify_kafka_links()
+        if rd is not None:
+            self._wait_healthy(rd)
+
+    def _start_services(self) -> None:
+        order = self.topology.start_order()
+        for comp in order:
+            self._run(comp)
+        with ThreadPoolExecutor(max_workers=max(1, len(order))) as pool:
+            for future in [pool.submit(self._wait_healthy, comp) for comp in order]:
+                future.result()
+
+    def down(self) -> None:
+        """Remove every container of this environment (by label) and its directory."""
+        if self.record is None:
+            return
+        docker_api.remove(docker_api.containers(self.client, self.record.id))
+        shutil.rmtree(self.record.dir, ignore_errors=True)
+        self.record = None
+
+    def reset(self) -> None:
+        """Between experiments: every component running (Toxiproxy first: the rest of the
+        reset goes through it), every proxy enabled, no toxics."""
+        tp = self.topology.of_kind("toxiproxy")
+        assert tp is not None
+        self._bring_back(tp.name)
+        self.toxiproxy.reset()
+        for comp in self._infra_then_services():
+            if comp.kind != "toxiproxy":
+                self._bring_back(comp.name)
+
+    def _bring_back(self, component: str) -> None:
+        container = self._container(component)
+        if container is not None and container.status == "paused":
+            self.resume(component)
+        elif container is None or container.status != "running":
+            self.start(component)
+
+    def _infra_then_services(self) -> list[Component]:
+        infra = [c for c in self.topology.components.values() if c.kind != "service"]
+        return [*infra, *self.topology.start_order()]
+
+    # -- container control ----------------------------------------------------------------
+    def start(self, component: str) -> None:
+        """Start the component's container (re-created if it was removed), wait until healthy."""
+        comp = self.topology.component(component)
+        container = self._container(component)
+        if container is not None and container.status in _UP:
+            return
+        self._run(comp, container)
+        self._wait_healthy(comp)
+        if comp.kind == "toxiproxy":
+            # Toxiproxy keeps its proxies in memory: a restarted one starts with none.
+            self.toxiproxy.populate([p.spec() for p in self.plan.proxies.values()])
+
+    def stop(self, component: str) -> None:
+        """SIGTERM (a graceful shutdown), SIGKILL after a grace period."""
+        self._set_desired(component, "stopped")
+        container = self._container(component)
+        if container is None:
+            return
+        if container.status == "paused":
+            container.unpause()  # a frozen process cannot act on SIGTERM
+        if container.status in _UP:
+            container.stop(timeout=STOP_GRACE_S)
+
+    def kill(self, component: str) -> None:
+        """SIGKILL the container's processes: a crash, no shutdown hooks."""
+        self._set_desired(component, "stopped")
+        container = self._container(component)
+        if container is None or container.status not in _UP:
+            return
+        try:
+            container.kill()
+        except APIError:
+            # some engines refuse to signal a frozen container; thaw it and kill again
+            container.reload()
+            if container.status == "paused":
+                container.unpause()
+                container.kill()
+        container.wait(timeout=STOP_GRACE_S)
+
+    def pause(self, component: str) -> None:
+        """Freeze the container (cgroup freezer): its sockets stay open, nothing answers,
+        as with a hung process."""
+        self._require_running(component).pause()
+        self._set_desired(component, "paused")
+
+    def resume(self, component: str) -> None:
+        container = self._container(component)
+        if container is None or container.status not in _UP:
+            raise ChaoskitError(f"{component} is not running in environment {self.env_id}")
+        if container.status == "paused":
+            container.unpause()
+        self._set_desired(component, "running")
+
+    def restart(self, component: str) -> None:
+        self.stop(component)
+        self.start(component)
+
+    def wipe(self, component: str) -> None:
+        """Kill a stateful component, delete its data, start it fresh (Kafka re-formatted
+        with a new cluster id, topics re-created)."""
+        comp = self.topology.component(component)
+        if comp.kind not in ("kafka", "redis"):
+            raise ChaoskitError(f"wipe applies to kafka and redis, not {component!r} (kind {comp.kind})")
+        self.kill(component)
+        unit = self._unit(comp)
+        shutil.rmtree(unit.data_dir, ignore_errors=True)
+        unit.data_dir.mkdir(parents=True, exist_ok=True)
+        if isinstance(unit, KafkaContainer):
+            unit.new_cluster_id()
+        self.start(component)
+        if comp.kind == "kafka":
+            self._create_topics()
+
+    # -- status ---------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        rec = self._rec
+        components: dict[str, Any] = {}
+        for comp in self.topology.components.values():
+            container = self._container(comp.name)
+            desired = rec.desired.get(comp.name, "running")
+            pid = None
+            if container is None or container.status not in _UP:
+                state = "stopped" if desired == "stopped" else "failed"
+            elif container.status == "paused":
+                state = "stopped"
+            else:
+                pid = container.attrs.get("State", {}).get("Pid") or None
+                state = "healthy" if self._unit(comp).healthy() else "starting"
+            entry: dict[str, Any] = {
+                "state": state,
+                "pid": pid,
+                "endpoints": self.endpoints(comp.name),
+                "log": str(self._log_file(comp.name)),
+            }
+            if desired == "paused":
+                entry["paused"] = True
+            components[comp.name] = entry
+        return {"environment": rec.id, "runtime": self.name, "topology": rec.topology, "components": components}
+
+    # -- internals ------------------------------------------------------------------------
+    def _unit(self, comp: Component) -> ComponentContainer:
+        return container_for(comp, self.topology, self.plan, self.images, self.dir)
+
+    def _container(self, component: str) -> Container | None:
+        try:
+            return self.client.containers.get(self.container_name(component))
+        except NotFound:
+            return None
+
+    def _require_running(self, component: str) -> Container:
+        container = self._container(component)
+        if container is None or container.status != "running":
+            raise ChaoskitError(f"{component} is not running in environment {self.env_id}")
+        return container
+
+    def _run(self, comp: Component, existing: Container | None = None) -> None:
+        """Start the component's container, creating it first if it does not exist."""
+        unit = self._unit(comp)
+        unit.prepare()
+        container = existing or self._container(comp.name) or self._create(comp, unit)
+        try:
+            container.start()
+        except APIError as err:
+            raise ComponentStartError(comp.name, f"the engine could not start its container: {err}", self._tail(comp.name)) from None
+        self._set_desired(comp.name, "running")
+
+    def _create(self, comp: Component, unit: ComponentContainer) -> Container:
+        spec = unit.spec()
+        owner = self._rec.owner
+        try:
+            return self.client.containers.create(
+                spec.image,
+                entrypoint=spec.argv[:1],
+                command=spec.argv[1:],
+                name=self.container_name(comp.name),
+                labels=docker_api.labels_for(self.topology.name, self.env_id, comp.name, owner, self._rec.keep),
+                environment=spec.environment,
+                network_mode="host",
+                # files the container writes in the bind-mounted env dir stay removable by us
+                user=f"{os.getuid()}:{os.getgid()}",
+                working_dir=spec.working_dir,
+                volumes={path: {"bind": path, "mode": mode} for path, mode in spec.binds.items()},
+            )
+        except APIError as err:
+            raise ComponentStartError(comp.name, f"the engine could not create its container: {err}") from None
+
+    def _tail(self, component: str, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.logs(component).splitlines()[-lines:])
+        except APIError:
+            return ""
+
+    def _wait_healthy(self, comp: Component) -> None:
+        unit = self._unit(comp)
+
+        def exited() -> str | None:
+            container = self._container(comp.name)
+            if container is None:
+                return "its container is gone"
+            if container.status in ("exited", "dead", "stopped"):
+                code = container.attrs.get("State", {}).get("ExitCode")
+                return f"the container exited with code {code}"
+            return None
+
+        try:
+            health.wait_for(unit.healthy, self.start_timeout_s, f"{comp.name} health", interval_s=POLL_S, abort=exited)
+        except health.DeadlineExceeded as err:
+            raise ComponentStartError(comp.name, str(err), self._tail(comp.name)) from None
+
+    def _create_topics(self) -> None:
+        if not self.topology.topics:
+            return
+        admin = health.kafka_admin(self.kafka_bootstrap)
+        existing = set(admin.list_topics(timeout=10).topics)
+        wanted = [
+            NewTopic(name, num_partitions=partitions, replication_factor=1)
+            for name, partitions in self.topology.topics.items()
+            if name not in existing
+        ]
+        for name, future in admin.create_topics(wanted, request_timeout=15).items() if wanted else ():
+            try:
+                future.result(timeout=20)
+            except Exception as err:
+                raise ComponentStartError(self._kafka.name, f"creating topic {name!r} failed: {err}") from None
+
+    def _verify_kafka_links(self) -> None:
+        """Each Kafka proxy must advertise itself, or its clients would go around it."""
+        for link in self.topology.links_to(self._kafka.name):
+            through = self.endpoint(self._kafka.name, link.client)
+            try:
+                brokers = health.wait_for(lambda: health.kafka_brokers(through), 15, f"metadata via {link.name}")
+            except health.DeadlineExceeded as err:
+                raise ComponentStartError(self._kafka.name, str(err), self._tail(self._kafka.name)) from None
+            if brokers != [through]:
+                raise ComponentStartError(
+                    self._kafka.name,
+                    f"a metadata request through the {link.name} proxy ({through}) returned brokers "
+                    f"{brokers}; clients would bypass the proxy",
+                )
+
+    def _set_desired(self, component: str, state: str) -> None:
+        self.topology.component(component)
+        self._rec.desired[component] = state
+        self._rec.save()
+
+
+def sweep_orphans(client: docker.DockerClient | None = None) -> list[str]:
+    """Remove every docker environment whose owning run died (and is not kept): its
+    containers, found by label, and its directory. Returns their ids."""
+    client = client or docker_api.connect()
+    swept = {env_id for env_id, found in docker_api.by_environment(client).items() if docker_api.orphaned(found[0].labels)}
+    swept |= {r.id for r in all_records() if r.runtime == DockerRuntime.name and r.orphaned()}
+    for env_id in sorted(swept):
+        docker_api.remove(docker_api.containers(client, env_id))
+        shutil.rmtree(state_root() / env_id, ignore_errors=True)
+    return sorted(swept)
+
+
+def down_all(client: docker.DockerClient | None = None) -> list[str]:
+    """Remove every container chaoskit labelled, kept or not, and every docker environment's
+    directory. Returns the environment ids."""
+    client = client or docker_api.connect()
+    ids = set(docker_api.by_environment(client))
+    ids |= {r.id for r in all_records() if r.runtime == DockerRuntime.name}
+    docker_api.remove(docker_api.containers(client))
+    for env_id in ids:
+        shutil.rmtree(state_root() / env_id, ignore_errors=True)
+    return sorted(ids)

@@ -1,0 +1,193 @@
+"""One small class per component kind: what its container runs and how it is probed.
+
+With host networking every container listens on the 127.0.0.1 ports the plan assigns,
+so the commands, the Kafka listener-per-link config and the health probes are the
+process runtime's (probed from the host, directly, never through a proxy). The
+environment directory is bind-mounted at the same path, so config and data paths in
+the plan are valid on both sides and the data outlives a container restart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chaoskit.runtime import health
+from chaoskit.runtime.docker_images import Images
+from chaoskit.runtime.process import _cluster_id
+from chaoskit.runtime.plan import HOST, Plan, addr, kafka_properties, render_properties, resolve_template
+from chaoskit.topology import Component, Topology
+
+KAFKA_HEAP = os.environ.get("CHAOSKIT_KAFKA_HEAP", "-Xms256m -Xmx1g")
+_LOG4J2 = """status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.apache.name = org.apache.kafka
+logger.apache.level = WARN
+"""
+# Formats the storage only when it is not formatted (first start, and after a wipe), so a
+# restart keeps the log and costs no extra JVM start. The cluster id is read from a file
+# so a wipe can give the fresh storage a new one, as the process runtime does.
+_KAFKA_START = """set -e
+if [ ! -f "$CHAOSKIT_KAFKA_DATA/meta.properties" ]; then
+  "$CHAOSKIT_JAVA" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \\
+    -Dlog4j2.configurationFile="$CHAOSKIT_KAFKA_CONF/log4j2.properties" -cp "$CHAOSKIT_KAFKA_LIBS/*" \\
+    kafka.tools.StorageTool format --standalone --ignore-formatted \\
+    --cluster-id="$(cat "$CHAOSKIT_KAFKA_CONF/cluster.id")" -c "$CHAOSKIT_KAFKA_CONF/server.properties"
+fi
+exec "$CHAOSKIT_JAVA" $CHAOSKIT_KAFKA_HEAP -XX:+UseSerialGC -Djava.awt.headless=true \\
+  -Dlog4j2.configurationFile="$CHAOSKIT_KAFKA_CONF/log4j2.properties" -cp "$CHAOSKIT_KAFKA_LIBS/*" \\
+  kafka.Kafka "$CHAOSKIT_KAFKA_CONF/server.properties"
+"""
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """What ``containers.create`` needs; ``binds`` maps a host path to its mode, mounted at
+    the same path inside."""
+
+    image: str
+    argv: list[str]
+    environment: dict[str, str] = field(default_factory=dict)
+    binds: dict[str, str] = field(default_factory=dict)
+    working_dir: str | None = None
+
+
+class ComponentContainer:
+    """A component of one environment, as a container."""
+
+    def __init__(self, comp: Component, topology: Topology, plan: Plan, images: Images, env_dir: Path) -> None:
+        self.comp = comp
+        self.topology = topology
+        self.plan = plan
+        self.images = images
+        self.env_dir = env_dir
+
+    @property
+    def port(self) -> int:
+        return self.plan.direct[self.comp.name]
+
+    @property
+    def data_dir(self) -> Path:
+        return self.env_dir / "data" / self.comp.name
+
+    def prepare(self) -> None:
+        """Host-side files the container needs before it is created."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def spec(self) -> ContainerSpec:
+        raise NotImplementedError
+
+    def healthy(self) -> bool:
+        raise NotImplementedError
+
+
+class KafkaContainer(ComponentContainer):
+    """A single-node KRaft broker: a listener per proxied link (see plan.py)."""
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.env_dir / "kafka"
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        props = kafka_properties(self.plan, self.comp.name, str(self.data_dir))
+        (self.conf_dir / "server.properties").write_text(render_properties(props))
+        (self.conf_dir / "log4j2.properties").write_text(_LOG4J2)
+        if not (self.conf_dir / "cluster.id").exists():
+            self.new_cluster_id()
+
+    def new_cluster_id(self) -> None:
+        (self.conf_dir / "cluster.id").write_text(_cluster_id())
+
+    def spec(self) -> ContainerSpec:
+        return ContainerSpec(
+            image=self.images.kafka,
+            argv=["/bin/sh", "-c", _KAFKA_START, "kafka"],
+            environment={
+                "CHAOSKIT_JAVA": self.images.java,
+                "CHAOSKIT_KAFKA_LIBS": self.images.kafka_libs,
+                "CHAOSKIT_KAFKA_CONF": str(self.conf_dir),
+                "CHAOSKIT_KAFKA_DATA": str(self.data_dir),
+                "CHAOSKIT_KAFKA_HEAP": KAFKA_HEAP,
+            },
+            binds={str(self.env_dir): "rw"},
+        )
+
+    def healthy(self) -> bool:
+        return health.kafka_ready(addr(self.port))
+
+
+class RedisContainer(ComponentContainer):
+    def spec(self) -> ContainerSpec:
+        return ContainerSpec(
+            image=self.images.redis,
+            argv=[
+                "redis-server", "--bind", HOST, "--port", str(self.port), "--dir", str(self.data_dir),
+                "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "no",
+            ],
+            binds={str(self.env_dir): "rw"},
+        )
+
+    def healthy(self) -> bool:
+        return health.redis_ping(addr(self.port))
+
+
+class ToxiproxyContainer(ComponentContainer):
+    def spec(self) -> ContainerSpec:
+        return ContainerSpec(
+            image=self.images.toxiproxy,
+            argv=[self.images.toxiproxy_server, "-host", HOST, "-port", str(self.port)],
+            environment={"LOG_LEVEL": os.environ.get("CHAOSKIT_TOXIPROXY_LOG_LEVEL", "warn")},
+        )
+
+    def healthy(self) -> bool:
+        return health.http_ok(f"http://{addr(self.port)}/version")
+
+
+class ServiceContainer(ComponentContainer):
+    """A service under test: its x-chaoskit command and env, templates resolved as the
+    process runtime resolves them, ``{python}`` being the image's interpreter."""
+
+    def spec(self) -> ContainerSpec:
+        python = self.images.python
+        env = {key: resolve_template(value, self.comp.name, self.plan, python) for key, value in self.comp.env}
+        env.update({
+            "HTTP_HOST": HOST,
+            "HTTP_PORT": str(self.port),
+            "SERVICE_NAME": self.comp.name,
+            "PYTHONUNBUFFERED": "1",
+        })
+        source = str(self.topology.path.parent)
+        return ContainerSpec(
+            image=self.images.services[self.comp.name],
+            argv=[resolve_template(part, self.comp.name, self.plan, python) for part in self.comp.command],
+            environment=env,
+            binds={source: "ro"} if self.images.mount_source else {},
+            working_dir=source if self.images.mount_source else None,
+        )
+
+    def healthy(self) -> bool:
+        if self.comp.health:
+            return health.http_ok(f"http://{addr(self.port)}{self.comp.health}")
+        return True
+
+
+_BY_KIND: dict[str, type[ComponentContainer]] = {
+    "kafka": KafkaContainer,
+    "redis": RedisContainer,
+    "toxiproxy": ToxiproxyContainer,
+    "service": ServiceContainer,
+}
+
+
+def container_for(comp: Component, topology: Topology, plan: Plan, images: Images, env_dir: Path) -> ComponentContainer:
+    return _BY_KIND[comp.kind](comp, topology, plan, images, env_dir)
