@@ -24,10 +24,10 @@ from chaoskit.report.logs import cut_log
 from chaoskit.report.record import ExperimentRecord
 from chaoskit.report.steps import collecting, failed_step, step
 
-# Allure's viewer loads a text attachment into the page; a history of a long run
+# Allure's viewer loads a text attachment into the page; a history or log of a long run
 # (a million events) would hang the reviewer's browser, so a big one is gzipped and
 # offered as a download instead.
-INLINE_HISTORY_MAX_BYTES = 5 * 1024 * 1024
+INLINE_MAX_BYTES = 5 * 1024 * 1024
 
 SECOND_COLUMNS = ("time", "requests", "failures", "rps", "p50", "p95", "p99")
 
@@ -97,19 +97,26 @@ def _attach_history(path: Path) -> None:
     if not path.exists():
         attach_text("history", f"the history file {path} does not exist (was it saved?)")
         return
-    if path.stat().st_size <= INLINE_HISTORY_MAX_BYTES:
-        attach_file(f"history: every event's fate ({path.name})", path, "text/plain", "jsonl")
-        return
-    with tempfile.TemporaryDirectory(prefix="chaoskit-history-") as tmp:
-        packed = Path(tmp) / f"{path.name}.gz"
-        with path.open("rb") as src, gzip.open(packed, "wb", compresslevel=6) as dst:
-            shutil.copyfileobj(src, dst)
-        attach_file(f"history: every event's fate ({path.name}, gzipped)", packed, "application/gzip", "jsonl.gz")
+    _attach_inline_or_gzipped(f"history: every event's fate ({path.name})", path, "jsonl")
 
 
 def _attach_log(service: str, path: Path, start: float, end: float) -> None:
     if not path.exists():
         attach_text(f"log: {service}", f"no log at {path}")
         return
-    text = cut_log(path, start, end)
-    attach_text(f"log: {service}", text or f"{path} has no lines in the experiment's window")
+    text = cut_log(path, start, end) or f"{path} has no lines in the experiment's window\n"
+    with tempfile.TemporaryDirectory(prefix="chaoskit-log-") as tmp:
+        cut = Path(tmp) / f"{service}.log"
+        cut.write_text(text, encoding="utf-8")
+        _attach_inline_or_gzipped(f"log: {service}", cut, "log")
+
+
+def _attach_inline_or_gzipped(name: str, path: Path, extension: str) -> None:
+    if path.stat().st_size <= INLINE_MAX_BYTES:
+        attach_file(name, path, "text/plain", extension)
+        return
+    with tempfile.TemporaryDirectory(prefix="chaoskit-gzip-") as tmp:
+        packed = Path(tmp) / f"{path.name}.gz"
+        with path.open("rb") as src, gzip.open(packed, "wb", compresslevel=6) as dst:
+            shutil.copyfileobj(src, dst)
+        attach_file(f"{name}, gzipped", packed, "application/gzip", f"{extension}.gz")

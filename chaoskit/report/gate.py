@@ -201,11 +201,14 @@ _STATUS_ICONS = {"passed": "✅", "failed": "❌", "broken": "💥", "skipped": 
 
 def summary_table(decision: GateDecision) -> str:
     """A plain-text table for the terminal (no colour: CI logs keep it readable)."""
-    rows = [("STATUS", "SEVERITY", "REQUIRED", "EXPERIMENT", "CATEGORY")]
-    rows += [(o.status, o.severity, "yes" if o.required_by else "-", o.name, o.category or "-") for o in decision.experiments]
-    widths = [min(max(len(r[i]) for r in rows), 60) for i in range(4)]
-    lines = ["  ".join(cell[:60].ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4] for row in rows]
-    lines.append("")
+    lines: list[str] = []
+    if decision.experiments:
+        rows = [("STATUS", "SEVERITY", "REQUIRED", "EXPERIMENT", "CATEGORY")]
+        rows += [(o.status, o.severity, "yes" if o.required_by else "-", o.name, o.category or "-")
+                 for o in decision.experiments]
+        widths = [min(max(len(r[i]) for r in rows), 60) for i in range(4)]
+        lines += ["  ".join(cell[:60].ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4] for row in rows]
+        lines.append("")
     lines.append(f"gate: {_HEADLINES[decision.verdict]} (exit {decision.exit_code}; policy from {decision.policy.source})")
     lines += [f"  - {reason}" for reason in decision.reasons]
     return "\n".join(lines)

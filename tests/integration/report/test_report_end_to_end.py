@@ -7,6 +7,7 @@ records, exactly as the experiment fixture does at the end of a real experiment.
 
 from __future__ import annotations
 
+import gzip
 import json
 import struct
 from collections.abc import Callable
@@ -95,6 +96,13 @@ def test_needs_the_environment(environment):
     pass
 
 
+def test_a_big_history_is_offered_gzipped(request, tmp_path, monkeypatch):
+    import chaoskit.report.experiment as experiment_report
+
+    monkeypatch.setattr(experiment_report, "INLINE_MAX_BYTES", 10)
+    report_experiment(make_record(request, tmp_path, ok=True))
+
+
 @pytest.fixture
 def experiment_reported_at_teardown(request, tmp_path):
     yield
@@ -119,7 +127,7 @@ def run_experiments(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) 
         "-p", "no:locust", "-p", "chaoskit.report.allure_plugin", "--alluredir", str(results), "--chaos-seed=1234",
         timeout=120,
     )
-    run.assert_outcomes(passed=2, failed=1, errors=1)
+    run.assert_outcomes(passed=3, failed=1, errors=1)
     return results
 
 
@@ -148,7 +156,7 @@ def test_results_carry_labels_steps_and_attachments(pytester: pytest.Pytester, m
     results = run_experiments(pytester, monkeypatch)
     tests = by_name(results)
     assert set(tests) == {"Broker loss keeps every event", "test_slow_documents", "test_needs_the_environment",
-                          "test_reported_from_a_fixture"}
+                          "test_reported_from_a_fixture", "test_a_big_history_is_offered_gzipped"}
 
     ok = tests["Broker loss keeps every event"]
     assert ok["status"] == "passed"
@@ -186,6 +194,12 @@ def test_results_carry_labels_steps_and_attachments(pytester: pytest.Pytester, m
     assert failed_check["status"] == "failed"
     assert "e-3 (trace t-3)" in failed_check["statusDetails"]["message"]
     assert "offending events (1)" in {a["name"] for a in all_attachments(red)}
+
+    gzipped = {a["name"]: a for a in all_attachments(tests["test_a_big_history_is_offered_gzipped"])}
+    packed = gzipped["history: every event's fate (history.jsonl), gzipped"]
+    assert packed["type"] == "application/gzip" and packed["source"].endswith(".jsonl.gz")
+    assert gzip.decompress((results / packed["source"]).read_bytes()).startswith(b'{"format": "chaoskit.history"')
+    assert gzipped["log: workflow-service, gzipped"]["source"].endswith(".log.gz")
 
     broken = tests["test_needs_the_environment"]
     assert broken["status"] == "broken"

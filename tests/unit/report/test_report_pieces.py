@@ -25,10 +25,14 @@ def test_log_is_cut_to_the_window_keeping_lines_without_time(tmp_path: Path) -> 
         json.dumps({"time": 301.5, "msg": "after"}),
         json.dumps({"msg": "no time field"}),
         "{not json",
+        json.dumps({"msg": "time not first, still read", "time": 260}),
+        json.dumps({"msg": "time not first, outside", "time": 900}),
+        '{"time":2.5e2,"msg":"exponent"}',
+        json.dumps({"time": True, "msg": "not a time"}),
     ]
     log.write_text("\n".join(lines) + "\n")
     cut = cut_log(log, 200.0, 300.0).splitlines()
-    assert cut == [lines[1], lines[2], lines[3], lines[4], lines[6], lines[7]]
+    assert cut == [lines[i] for i in (1, 2, 3, 4, 6, 7, 8, 10, 11)]
 
 
 def test_csv_columns_follow_first_seen_keys_or_the_given_header() -> None:
