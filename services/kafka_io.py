@@ -31,12 +31,35 @@ COMMIT_RETRY_WINDOW_S = 30.0
 SHUTDOWN_FLUSH_S = 5.0
 
 
+ERROR_LOG_INTERVAL_S = 5.0
+
+
 def _error_callback(log: JsonLog) -> Any:
+    """Log client errors, each kind at most once per ERROR_LOG_INTERVAL_S.
+
+    librdkafka recovers from these by itself (reconnects, re-bootstraps); they are
+    logged so a chaos run shows when a client noticed a fault, but a broker that is
+    away reports one per reconnect attempt, which would drown the event history.
+    """
+    last_logged: dict[int, float] = {}
+    suppressed: dict[int, int] = {}
+
     def on_error(err: KafkaError) -> None:
-        # librdkafka recovers from these by itself (reconnects, re-bootstraps); they are
-        # logged so a chaos run shows when a client noticed the fault.
+        now = time.monotonic()
+        code = err.code()
+        if not err.fatal() and now - last_logged.get(code, -ERROR_LOG_INTERVAL_S) < ERROR_LOG_INTERVAL_S:
+            suppressed[code] = suppressed.get(code, 0) + 1
+            return
+        last_logged[code] = now
         level = "error" if err.fatal() else "warning"
-        log.emit(level, "kafka client error", code=err.name(), error=err.str(), fatal=err.fatal())
+        log.emit(
+            level,
+            "kafka client error",
+            code=err.name(),
+            error=err.str(),
+            fatal=err.fatal(),
+            suppressed_since_last=suppressed.pop(code, 0),
+        )
 
     return on_error
 

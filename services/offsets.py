@@ -65,9 +65,6 @@ class CommitTracker(Generic[P]):
         if partition is not None and offset in partition.payloads:
             partition.resolved.add(offset)
 
-    def pending(self) -> int:
-        return sum(len(p.arrived) for p in self._partitions.values())
-
     def ready(self, only: Iterable[TP] | None = None) -> dict[TP, int]:
         """Commit points (next offset to read) that are ahead of the last commit."""
         wanted = self._partitions.keys() if only is None else [tp for tp in only if tp in self._partitions]

@@ -40,7 +40,7 @@ def test_commit_point_stops_at_the_first_unresolved_offset() -> None:
     tracker.resolve(TP, 12)
     assert tracker.ready() == {TP: 14}
     assert tracker.mark_committed(TP, 14) == ["e12", "e13"]
-    assert tracker.pending() == 0
+    assert tracker.ready() == {}
 
 
 def test_a_failed_commit_is_offered_again_and_covers_everything_since() -> None:
