@@ -69,7 +69,7 @@ def install_allure(say: Progress = print_progress) -> Path:
     cmd = [str(npm), "install", "--prefix", str(home), "--no-audit", "--no-fund", "--no-save",
            "--loglevel=error", f"{ALLURE_PACKAGE}@{ALLURE_VERSION}"]
     env = {**os.environ, "npm_config_update_notifier": "false"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, check=False)
     if proc.returncode != 0 or not binary.exists():
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
         raise ChaoskitError(
@@ -85,7 +85,7 @@ def install_allure(say: Progress = print_progress) -> Path:
 def run_allure(binary: Path, args: list[str], what: str, timeout_s: float = 600) -> str:
     """Run ``binary`` (from ``install_allure``) with ``args``; its output, or an error with its tail."""
     require("java")
-    proc = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=timeout_s)
+    proc = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=timeout_s, check=False)
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:
         tail = "\n".join(output.strip().splitlines()[-25:])

@@ -18,7 +18,7 @@ Labels are added as allure-pytest's own ``allure_label`` marks at collection, fi
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ class ChaosAllure:
         write_executor(self.results_dir)
 
 
-def marks_for(nodeid: str, kwargs: dict[str, Any]) -> list[pytest.MarkDecorator]:
+def marks_for(nodeid: str, kwargs: Mapping[str, Any]) -> list[pytest.MarkDecorator]:
     """allure-pytest marks for a ``chaos`` marker's kwargs, validated with errors that
     name the test, the field, the value and what is allowed."""
     where = f"{nodeid}: @pytest.mark.chaos"

@@ -53,7 +53,7 @@ def redis_version() -> str:
     if not found:
         return "redis-server not on PATH"
     try:
-        out = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
     except (OSError, subprocess.TimeoutExpired) as err:
         return f"unknown ({err})"
     match = re.search(r"\bv=(\S+)", out)

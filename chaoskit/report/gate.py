@@ -156,7 +156,7 @@ def _latest_attempts(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _outcome(result: dict[str, Any], policy: GatePolicy) -> Outcome:
-    labels = {}
+    labels: dict[str, Any] = {}
     for label in result.get("labels", []):
         labels.setdefault(label.get("name"), label.get("value"))
     full_name = str(result.get("fullName") or "")

@@ -67,7 +67,7 @@ def _load_panel(ax: Axes, record: ExperimentRecord, t0: float) -> None:
     latency.set_ylim(bottom=0)
     ax.set_ylim(bottom=0)
     lines = ax.get_lines() + latency.get_lines()
-    ax.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=9)
+    ax.legend(lines, [str(line.get_label()) for line in lines], loc="upper right", fontsize=9)
 
 
 def _series_panel(ax: Axes, points: Sequence[tuple[float, float]], label: str, colour: str, *, step: bool) -> None:

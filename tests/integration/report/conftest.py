@@ -46,10 +46,10 @@ def chromium() -> str:
         pytest.skip("chromium is not installed and cannot be installed here (needs apt-get as root)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = [apt, "install", "-y", "-q", "--no-install-recommends", "chromium"]
-    attempt = subprocess.run(install, capture_output=True, text=True, env=env, timeout=900)
+    attempt = subprocess.run(install, capture_output=True, text=True, env=env, timeout=900, check=False)
     if attempt.returncode != 0:  # a stale package index: refresh it once and retry
-        subprocess.run([apt, "update", "-q"], capture_output=True, text=True, env=env, timeout=600)
-        attempt = subprocess.run(install, capture_output=True, text=True, env=env, timeout=900)
+        subprocess.run([apt, "update", "-q"], capture_output=True, text=True, env=env, timeout=600, check=False)
+        attempt = subprocess.run(install, capture_output=True, text=True, env=env, timeout=900, check=False)
     found = shutil.which("chromium")
     if found is None:
         tail = "\n".join((attempt.stdout + attempt.stderr).strip().splitlines()[-5:])
@@ -73,7 +73,7 @@ class Browser:
 
     def dump_dom(self, url: str) -> str:
         """The page's DOM after its scripts ran (virtual time lets XHR-loaded data render)."""
-        proc = subprocess.run([*self._args(), "--dump-dom", url], capture_output=True, text=True, timeout=90)
+        proc = subprocess.run([*self._args(), "--dump-dom", url], capture_output=True, text=True, timeout=90, check=False)
         assert proc.returncode == 0, proc.stderr[-2000:]
         return proc.stdout
 
@@ -81,7 +81,7 @@ class Browser:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.unlink(missing_ok=True)
         proc = subprocess.run([*self._args(), "--window-size=1400,900", f"--screenshot={out}", url],
-                              capture_output=True, text=True, timeout=90)
+                              capture_output=True, text=True, timeout=90, check=False)
         assert proc.returncode == 0 and out.exists(), proc.stderr[-2000:]
         return out
 

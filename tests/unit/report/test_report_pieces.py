@@ -84,6 +84,5 @@ def test_everything_is_a_no_op_without_alluredir(tmp_path: Path) -> None:
 
 
 def test_step_propagates_the_exception_unchanged() -> None:
-    with pytest.raises(KeyError, match="boom"):
-        with step("a step that breaks"):
-            raise KeyError("boom")
+    with pytest.raises(KeyError, match="boom"), step("a step that breaks"):
+        raise KeyError("boom")

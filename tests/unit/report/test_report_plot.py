@@ -23,8 +23,11 @@ def png_size(png: bytes) -> tuple[int, int]:
     return width, height
 
 
+def fault(i: int) -> bool:
+    return 20 <= i < 50
+
+
 def synthetic() -> ExperimentRecord:
-    fault = lambda i: 20 <= i < 50  # noqa: E731
     return ExperimentRecord(
         name="test_broker_loss",
         started_at=T0,
