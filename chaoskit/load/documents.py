@@ -13,15 +13,17 @@ key, value = JSON ``{"event_id","key","content","version"}``, headers ``event_id
 
 from __future__ import annotations
 
-import json
 import random
 import time
-import uuid
-from dataclasses import dataclass
+from typing import NamedTuple
+
+from chaoskit.load.encoding import json_repeated, json_string, uuid4_hex
 
 
-@dataclass(frozen=True)
-class Document:
+class Document(NamedTuple):
+    """One event. A NamedTuple, not a dataclass: the Kafka user makes tens of thousands a
+    second and this is several times cheaper to build."""
+
     event_id: str
     trace_id: str
     key: str
@@ -38,9 +40,10 @@ class Document:
         }
 
     def kafka_value(self) -> bytes:
-        return json.dumps(
-            {"event_id": self.event_id, "key": self.key, "content": self.content, "version": self.version},
-            separators=(",", ":"),
+        """Compact JSON, as ``json.dumps(..., separators=(",", ":"))`` would write it."""
+        return (
+            f'{{"event_id":{json_string(self.event_id)},"key":{json_repeated(self.key)},'
+            f'"content":{json_repeated(self.content)},"version":{self.version}}}'
         ).encode()
 
     def kafka_headers(self, produced_at: float | None = None) -> list[tuple[str, bytes]]:
@@ -64,10 +67,12 @@ class KeySpace:
         self.count = count
         self.content = "x" * content_bytes
         self._random = random.Random(seed)
+        self._ids = random.Random()  # seeded by the OS: ids never repeat across runs, whatever the seed
         self._versions: dict[str, int] = {}
 
     def next(self) -> Document:
-        key = f"{self.prefix}-{self._random.randrange(self.count)}"
+        key = f"{self.prefix}-{int(self._random.random() * self.count)}"
         version = self._versions.get(key, 0) + 1
         self._versions[key] = version
-        return Document(uuid.uuid4().hex, uuid.uuid4().hex, key, version, self.content)
+        # The trace id is 16 random bytes in hex, the W3C trace-context trace-id format.
+        return Document(uuid4_hex(self._ids), f"{self._ids.getrandbits(128):032x}", key, version, self.content)

@@ -22,6 +22,7 @@ import faulthandler
 import json
 import logging
 import os
+import resource
 import signal
 import sys
 import time
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import psutil
 from locust import LoadTestShape
 from locust.env import Environment
 from locust.runners import STATE_STOPPED, LocalRunner
@@ -118,6 +120,13 @@ def _describe(exception: BaseException) -> str:
     return text if len(text) <= _ERROR_LENGTH else text[: _ERROR_LENGTH - 3] + "..."
 
 
+def _own_usage() -> dict[str, float]:
+    """CPU seconds of this process (every thread, librdkafka's too) and its wall time so far:
+    how much of the machine the load itself took from the system under test."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"cpu_s": usage.ru_utime + usage.ru_stime, "wall_s": time.time() - psutil.Process().create_time()}
+
+
 def write_status(files: RunFiles, status: dict[str, Any]) -> None:
     tmp = files.status.with_suffix(".tmp")
     tmp.write_text(json.dumps(status))
@@ -173,6 +182,7 @@ def run(files: RunFiles) -> dict[str, Any]:
         "records": recorder.total,
         "locust": {"requests": env.stats.total.num_requests, "failures": env.stats.total.num_failures},
         "cpu_warning": runner.cpu_warning_emitted,
+        **_own_usage(),
     }
     write_status(files, status)
     return status

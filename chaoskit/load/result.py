@@ -20,7 +20,8 @@ from chaoskit.load.records import RequestRecord, RunFiles, SecondStats, Summary,
 @dataclass(frozen=True)
 class LoadResult:
     """``complete`` is False when the driver did not finish writing (it was killed): the
-    records then stop at its last full second."""
+    records then stop at its last full second. ``driver_cpu_s`` and ``driver_wall_s`` are
+    the driver process's CPU and wall seconds (None if it was killed)."""
 
     config: LoadConfig
     files: RunFiles
@@ -31,6 +32,8 @@ class LoadResult:
     stop_reason: str
     complete: bool
     locust_totals: dict[str, int]
+    driver_cpu_s: float | None
+    driver_wall_s: float | None
 
     @classmethod
     def read(cls, files: RunFiles, config: LoadConfig) -> "LoadResult":
@@ -54,6 +57,8 @@ class LoadResult:
             stop_reason=status.get("reason", "killed") if complete else "killed",
             complete=complete,
             locust_totals=status.get("locust", {}),
+            driver_cpu_s=status.get("cpu_s"),
+            driver_wall_s=status.get("wall_s"),
         )
 
     @property

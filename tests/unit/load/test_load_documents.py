@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections import defaultdict
 
-from chaoskit.load.documents import KeySpace
+import pytest
+
+from chaoskit.load.documents import Document, KeySpace
+from chaoskit.load.records import RequestRecord
 
 
 def test_keys_come_from_the_prefix_and_versions_count_up_per_key() -> None:
@@ -41,3 +45,32 @@ def test_kafka_and_http_encodings_follow_the_reference_format() -> None:
         "key": "p-0", "content": "xx", "version": 1, "event_id": doc.event_id, "trace_id": doc.trace_id,
     }
     assert doc.context() == {"event_id": doc.event_id, "trace_id": doc.trace_id, "key": "p-0", "version": 1}
+
+
+def test_event_ids_are_uuid4_hex_and_trace_ids_w3c_trace_ids() -> None:
+    keys = KeySpace("p", 1)
+    for _ in range(200):
+        doc = keys.next()
+        parsed = uuid.UUID(hex=doc.event_id)
+        assert (parsed.version, parsed.variant, parsed.hex) == (4, uuid.RFC_4122, doc.event_id)
+        assert len(doc.trace_id) == 32 and int(doc.trace_id, 16) >= 0
+
+
+def test_seeded_key_spaces_still_make_different_ids() -> None:
+    assert KeySpace("p", 5, seed=1).next().event_id != KeySpace("p", 5, seed=1).next().event_id
+
+
+@pytest.mark.parametrize(
+    ("event_id", "key", "content"),
+    [("abc123", "exp-1", "xx"), ('we"ird', 'k"é\n', "ü\\"), ("", "", "")],
+)
+def test_hot_path_encodings_write_exactly_what_json_dumps_writes(event_id: str, key: str, content: str) -> None:
+    doc = Document(event_id, "t", key, 3, content)
+    expected = {"event_id": event_id, "key": key, "content": content, "version": 3}
+    assert doc.kafka_value() == json.dumps(expected, separators=(",", ":")).encode()
+    for record in (
+        RequestRecord(event_id, "0af7", key, 3, True, 1795612405.194137, 12.5),
+        RequestRecord(event_id, "0af7", key, 3, False, 1.0, 0.1, 'HTTP 503: "down"'),
+    ):
+        assert record.to_line() == json.dumps(record._asdict(), separators=(",", ":"))
+        assert RequestRecord.from_json(json.loads(record.to_line())) == record

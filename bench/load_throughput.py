@@ -1,0 +1,129 @@
+"""How fast chaoskit's load goes, next to Kafka's own producer benchmark.
+
+Prints ONE JSON line::
+
+    {"order_service_eps": A, "kafka_user_eps": B, "producer_performance_eps": C,
+     "ratio": B/C, "load_cpu_share": F}
+
+All three against the same broker, in one run, on the reference topology (process runtime):
+
+- A: events/s order-service acknowledged (HTTP 202) under the HTTP user, flat out;
+- B: events/s the Kafka user got delivery reports for, flat out, on a bench topic;
+- C: Kafka's ``org.apache.kafka.tools.ProducerPerformance`` on the same topic, records of
+  the Kafka user's value size, ``acks=all`` like the Kafka user (the anchor: the ratio
+  says how much of what the broker can take one Locust process delivers; target >= 0.5);
+- F: CPU seconds of the two Locust driver processes / (their wall seconds x cores).
+
+"Sustained" rates leave out the first seconds (connections, the idempotent producer's id)
+and the last partial second. workflow-service and redriver are stopped first: they would
+consume the load's events and take CPU from the producers being measured.
+Timings are for reading, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+from confluent_kafka.admin import NewTopic
+
+from chaoskit import install
+from chaoskit.load.config import Target
+from chaoskit.load.documents import KeySpace
+from chaoskit.load.result import LoadResult
+from chaoskit.load.runner import LoadRunner
+from chaoskit.runtime.health import kafka_admin
+from chaoskit.runtime.process import ProcessRuntime
+from chaoskit.topology import load_topology
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_TOPIC = "bench.load"
+PARTITIONS = 6
+WARMUP_S = 3.0
+FLAT_OUT_RATE = 1_000_000.0
+_PP_LINE = re.compile(r"(\d+) records sent, ([\d.]+) records/sec")
+
+
+def sustained_eps(result: LoadResult) -> float:
+    """Acknowledged events/s between the warm-up and the last full second."""
+    start = result.started_at + WARMUP_S
+    end = max((s.time for s in result.seconds if s.requests), default=start)
+    end = min(end, result.started_at + (result.config.duration_s or 0.0))
+    acked = sum(1 for r in result.records if r.ok and start <= r.end_time < end)
+    return acked / (end - start) if end > start else 0.0
+
+
+def create_topic(bootstrap: str) -> None:
+    admin = kafka_admin(bootstrap)
+    if BENCH_TOPIC in admin.list_topics(timeout=10).topics:
+        return
+    for future in admin.create_topics([NewTopic(BENCH_TOPIC, PARTITIONS, 1)], request_timeout=15).values():
+        future.result(timeout=20)
+
+
+def producer_performance(bootstrap: str, record_size: int, records: int) -> float:
+    parts = install.locate()
+    argv = [
+        str(parts.java), "-Xmx512m", "-cp", parts.kafka_classpath, "org.apache.kafka.tools.ProducerPerformance",
+        "--topic", BENCH_TOPIC, "--num-records", str(records), "--record-size", str(record_size),
+        "--throughput", "-1", "--producer-props", f"bootstrap.servers={bootstrap}", "acks=all",
+    ]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    summary = [line for line in proc.stdout.splitlines() if "99.9th" in line]  # the final line has percentiles
+    match = _PP_LINE.search(summary[-1]) if summary else None
+    if proc.returncode != 0 or match is None:
+        raise RuntimeError(f"ProducerPerformance failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return float(match.group(2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of each Locust run")
+    parser.add_argument("--http-users", type=int, default=32)
+    parser.add_argument("--kafka-users", type=int, default=8)
+    parser.add_argument("--content-bytes", type=int, default=256)
+    parser.add_argument("--pp-records", type=int, default=2_000_000, help="records ProducerPerformance sends")
+    args = parser.parse_args()
+
+    runtime = ProcessRuntime(load_topology(ROOT / "docker-compose.chaos.yml"), owner_pid=os.getpid())
+    runtime.up()
+    try:
+        for consumer in ("workflow-service", "redriver"):
+            runtime.stop(consumer)
+        bootstrap = runtime.endpoint("kafka")
+        create_topic(bootstrap)
+        with tempfile.TemporaryDirectory(prefix="chaoskit-bench-load-") as out:
+            http = LoadRunner(out, Target.http(f"http://{runtime.endpoint('order-service')}"))
+            with http.run(users=args.http_users, rate=FLAT_OUT_RATE, duration_s=args.duration,
+                          key_prefix="bench-http", content_bytes=args.content_bytes) as run:
+                pass
+            http_result = run.result
+            kafka = LoadRunner(out, Target.kafka(bootstrap, BENCH_TOPIC))
+            with kafka.run(user="kafka", users=args.kafka_users, rate=FLAT_OUT_RATE, duration_s=args.duration,
+                           key_prefix="bench-kafka", content_bytes=args.content_bytes) as run:
+                pass
+            kafka_result = run.result
+        record_size = len(KeySpace("bench-kafka", 1, args.content_bytes).next().kafka_value())
+        pp_eps = producer_performance(bootstrap, record_size, args.pp_records)
+    finally:
+        runtime.down()
+
+    cpu = sum(r.driver_cpu_s or 0.0 for r in (http_result, kafka_result))
+    wall = sum(r.driver_wall_s or 0.0 for r in (http_result, kafka_result))
+    kafka_eps = sustained_eps(kafka_result)
+    print(json.dumps({
+        "order_service_eps": round(sustained_eps(http_result), 1),
+        "kafka_user_eps": round(kafka_eps, 1),
+        "producer_performance_eps": round(pp_eps, 1),
+        "ratio": round(kafka_eps / pp_eps, 3),
+        "load_cpu_share": round(cpu / (wall * (os.cpu_count() or 1)), 3) if wall else None,
+    }))
+
+
+if __name__ == "__main__":
+    main()
