@@ -140,7 +140,9 @@ class DurablePublisher:
             to_send = failed
         return delivered
 
-    def _produce(self, record: OutgoingRecord, index: int, delivered: list[bool], errors: list[KafkaError | None]) -> bool:
+    def _produce(
+        self, record: OutgoingRecord, index: int, delivered: list[bool], errors: list[KafkaError | None]
+    ) -> bool:
         def on_delivery(err: KafkaError | None, _: Message) -> None:
             delivered[index] = err is None
             errors[index] = err
@@ -220,5 +222,7 @@ def commit_resolved(
     for tp, offset in points.items():
         for event_id, trace_id in tracker.mark_committed(tp, offset):
             covered += 1
-            log.info("committed", kind="committed", event_id=event_id, trace_id=trace_id, partition=tp[1], next_offset=offset)
+            log.info(
+                "committed", kind="committed", event_id=event_id, trace_id=trace_id, partition=tp[1], next_offset=offset
+            )
     return covered

@@ -182,10 +182,18 @@ def dlq_record(
     )
 
 
-def processed_record(topic: str, event: DocumentEvent, trace_id: str | None, applied: bool, outcome: str) -> OutgoingRecord:
+def processed_record(
+    topic: str, event: DocumentEvent, trace_id: str | None, applied: bool, outcome: str
+) -> OutgoingRecord:
     """DocumentProcessed: `applied` says whether Redis now holds this event's write."""
     value = json.dumps(
-        {"event_id": event.event_id, "key": event.key, "version": event.version, "applied": applied, "outcome": outcome},
+        {
+            "event_id": event.event_id,
+            "key": event.key,
+            "version": event.version,
+            "applied": applied,
+            "outcome": outcome,
+        },
         separators=(",", ":"),
     ).encode()
     headers = {"event_id": event.event_id}

@@ -80,7 +80,9 @@ class DeliveryBridge:
         else:
             future.set_result(msg)
 
-    def produce(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> asyncio.Future[Message]:
+    def produce(
+        self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]
+    ) -> asyncio.Future[Message]:
         """Queue a record; raises BufferError (queue full) or KafkaException."""
         future: asyncio.Future[Message] = self._loop.create_future()
 
@@ -134,7 +136,8 @@ def build_app(config: OrderServiceConfig, log: JsonLog) -> web.Application:
         produced_at = time.time()
         headers = encode_headers(trace_headers(event_id, trace_id, produced_at))
         try:
-            delivery = request.app[bridge_key].produce(config.requests_topic, event.key.encode(), event.to_value(), headers)
+            bridge = request.app[bridge_key]
+            delivery = bridge.produce(config.requests_topic, event.key.encode(), event.to_value(), headers)
         except BufferError:
             log.warning("producer queue full", **ids)
             return _error(503, "producer queue full", **ids)

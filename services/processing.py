@@ -105,7 +105,9 @@ class DocumentServiceClient:
 class Processor:
     """Runs one processing attempt of an event and logs attempted/failed/applied."""
 
-    def __init__(self, documents: DocumentServiceClient, store: DocumentStore, log: JsonLog, fail_rate: float = 0.0) -> None:
+    def __init__(
+        self, documents: DocumentServiceClient, store: DocumentStore, log: JsonLog, fail_rate: float = 0.0
+    ) -> None:
         self._documents = documents
         self._store = store
         self._log = log
@@ -114,7 +116,9 @@ class Processor:
     def process(self, event: DocumentEvent, trace_id: str | None, attempt: int) -> ApplyResult:
         """Apply `event`; raises ProcessingError (already logged as `failed`) on failure."""
         ids = {"event_id": event.event_id, "trace_id": trace_id}
-        self._log.info("processing attempt", kind="attempted", attempt=attempt, key=event.key, version=event.version, **ids)
+        self._log.info(
+            "processing attempt", kind="attempted", attempt=attempt, key=event.key, version=event.version, **ids
+        )
         try:
             if injected_failure(event.event_id, self._fail_rate):
                 raise ProcessingError(INJECTED_FAILURE)
@@ -130,12 +134,23 @@ class Processor:
             raise
         if result.outcome is ApplyOutcome.APPLIED:
             self._log.info(
-                "applied", kind="applied", key=event.key, version=event.version,
-                previous_version=result.previous_version, attempt=attempt, **ids,
+                "applied",
+                kind="applied",
+                key=event.key,
+                version=event.version,
+                previous_version=result.previous_version,
+                attempt=attempt,
+                **ids,
             )
         else:
             self._log.info(
-                "skipped stale", key=event.key, outcome=result.outcome.value, incoming_version=event.version,
-                stored_version=result.previous_version, stored_event_id=result.previous_event_id, attempt=attempt, **ids,
+                "skipped stale",
+                key=event.key,
+                outcome=result.outcome.value,
+                incoming_version=event.version,
+                stored_version=result.previous_version,
+                stored_event_id=result.previous_event_id,
+                attempt=attempt,
+                **ids,
             )
         return result

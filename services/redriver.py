@@ -80,7 +80,8 @@ class RedriverConfig:
         base = env.number("BACKOFF_BASE_S", 1.0, 0.0, 3600.0, exclusive_minimum=True)
         cap = env.number("BACKOFF_CAP_S", 8.0, 0.0, 86400.0, exclusive_minimum=True)
         if cap < base:
-            raise ConfigError("BACKOFF_CAP_S", env.raw("BACKOFF_CAP_S") or f"{cap:g}", f"a number >= BACKOFF_BASE_S ({base:g})")
+            shown = env.raw("BACKOFF_CAP_S") or f"{cap:g}"
+            raise ConfigError("BACKOFF_CAP_S", shown, f"a number >= BACKOFF_BASE_S ({base:g})")
         return cls(
             settings=ConsumerSettings.from_env(env, SERVICE),
             dlq_topic=env.topic("DLQ_TOPIC", "documents.dlq"),
@@ -121,7 +122,17 @@ class Redriver:
         self._seq = itertools.count()
         self._tracker: CommitTracker[tuple[str | None, str | None]] = CommitTracker()
         self._counters = Counters(
-            ["consumed", "redriven", "applied", "skipped", "failed", "dead_lettered", "alerted", "committed", "assigned_partitions"]
+            [
+                "consumed",
+                "redriven",
+                "applied",
+                "skipped",
+                "failed",
+                "dead_lettered",
+                "alerted",
+                "committed",
+                "assigned_partitions",
+            ]
         )
 
     def request_stop(self, *_: Any) -> None:
@@ -212,7 +223,8 @@ class Redriver:
             self._alert(runtime, tp, msg.offset(), ids, None, reason, int(attempts) if attempts.isdigit() else 0)
             return
         if failure.attempts >= self._config.max_attempts:
-            self._alert(runtime, tp, msg.offset(), ids, event.key, f"attempts exhausted: {failure.error}", failure.attempts)
+            reason = f"attempts exhausted: {failure.error}"
+            self._alert(runtime, tp, msg.offset(), ids, event.key, reason, failure.attempts)
             return
         delay = self._config.delay_s(failure.attempts)
         due = failure.last_failure_ts + delay
@@ -220,7 +232,9 @@ class Redriver:
         assert generation is not None, "add() assigns unknown partitions"
         heapq.heappush(
             self._heap,
-            _Waiting(due, next(self._seq), generation, tp, msg.offset(), msg.key(), msg.value(), headers, event, failure),
+            _Waiting(
+                due, next(self._seq), generation, tp, msg.offset(), msg.key(), msg.value(), headers, event, failure
+            ),
         )
         self._log.info(
             f"retry after {delay:g} seconds",
@@ -257,7 +271,9 @@ class Redriver:
             record = dlq_record(config.dlq_topic, waiting.key, waiting.value, waiting.headers, failure)
             if self._publish(runtime, record, waiting.tp, waiting.offset):
                 self._counters.inc("dead_lettered")
-                self._log.warning("dead-lettered", kind="dead-lettered", topic=config.dlq_topic, attempts=failure.attempts, **ids)
+                self._log.warning(
+                    "dead-lettered", kind="dead-lettered", topic=config.dlq_topic, attempts=failure.attempts, **ids
+                )
             return
         self._counters.inc("applied" if result.outcome is ApplyOutcome.APPLIED else "skipped")
         record = processed_record(config.processed_topic, event, trace_id, result.in_effect, result.outcome.value)

@@ -218,7 +218,11 @@ def read_redis(client: redis.Redis, key_prefix: str) -> tuple[dict[str, dict[str
     for name in names:
         pipe.hgetall(name)
     stored = {name[len(DOC_KEY_PREFIX) :]: doc for name, doc in zip(names, pipe.execute())}
-    index = {member: score for member, score in client.zrange(INDEX_KEY, 0, -1, withscores=True) if member.startswith(key_prefix)}
+    index = {
+        member: score
+        for member, score in client.zrange(INDEX_KEY, 0, -1, withscores=True)
+        if member.startswith(key_prefix)
+    }
     return stored, index
 
 

@@ -90,7 +90,16 @@ class WorkflowService:
         self._log = log
         self._stop = threading.Event()
         self._counters = Counters(
-            ["consumed", "processed", "applied", "skipped", "failed", "dead_lettered", "committed", "assigned_partitions"]
+            [
+                "consumed",
+                "processed",
+                "applied",
+                "skipped",
+                "failed",
+                "dead_lettered",
+                "committed",
+                "assigned_partitions",
+            ]
         )
         self._tracker: CommitTracker[tuple[str | None, str | None]] = CommitTracker()
 
@@ -99,13 +108,17 @@ class WorkflowService:
 
     def metrics(self) -> dict[str, Any]:
         settings = self._config.settings
-        return {"service": settings.common.service_name, "version": settings.service_version, **self._counters.snapshot()}
+        return {
+            "service": settings.common.service_name,
+            "version": settings.service_version,
+            **self._counters.snapshot(),
+        }
 
     def run(self) -> None:
         config, settings = self._config, self._config.settings
         with consumer_runtime(settings, self.metrics, self._log, self._stop, fail_rate=config.fail_rate) as runtime:
             runtime.consumer.subscribe(
-                [config.requests_topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
+                [config.requests_topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
             )
             self._log.info(
                 "started",
@@ -128,9 +141,16 @@ class WorkflowService:
         self._counters.set("assigned_partitions", len(partitions))
         self._log.info("partitions assigned", partitions=[tp.partition for tp in partitions])
 
-    def _on_revoke(self, _: Consumer, partitions: list[TopicPartition]) -> None:
-        # Batches are published and committed before the next consume(), inside which
-        # rebalances happen, so nothing handled is left to commit here.
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Batches are committed before the next consume(), inside which rebalances
+        # happen; only a commit that failed earlier can be pending: try it once more
+        # while the partitions are still ours, so the new owner redelivers less.
+        tps = [(tp.topic, tp.partition) for tp in partitions]
+        covered = commit_resolved(consumer, self._tracker, self._tracker.ready(tps), self._log, self._stop)
+        self._counters.inc("committed", covered)
+        self._on_lost(consumer, partitions)
+
+    def _on_lost(self, _: Consumer, partitions: list[TopicPartition]) -> None:
         self._tracker.revoke((tp.topic, tp.partition) for tp in partitions)
         self._counters.set("assigned_partitions", 0)
         self._log.info("partitions revoked", partitions=[tp.partition for tp in partitions])
