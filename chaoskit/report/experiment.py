@@ -29,8 +29,6 @@ from chaoskit.report.steps import collecting, failed_step, step
 # offered as a download instead.
 INLINE_MAX_BYTES = 5 * 1024 * 1024
 
-SECOND_COLUMNS = ("time", "requests", "failures", "rps", "p50", "p95", "p99")
-
 
 def report_experiment(record: ExperimentRecord) -> None:
     """File ``record`` in the running test's Allure result (a no-op when not collecting)."""
@@ -43,7 +41,7 @@ def report_experiment(record: ExperimentRecord) -> None:
     _check_steps(record)
     attach_png("timeline: load, DLQ and convergence under faults", timeline_png(record))
     if record.seconds:
-        attach_csv("load: per-second statistics", record.seconds, SECOND_COLUMNS)
+        attach_csv("load: per-second statistics", record.seconds)
     if record.phases:
         attach_json("load: statistics per phase", record.phases)
         attach_csv("load: statistics per phase (table)", [{"phase": p, **s} for p, s in record.phases.items()])

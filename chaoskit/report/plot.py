@@ -13,8 +13,10 @@ safe in a pytest process and in threads.
 from __future__ import annotations
 
 import io
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -59,15 +61,21 @@ def _load_panel(ax: Axes, record: ExperimentRecord, t0: float) -> None:
     if not seconds:
         _no_data(ax, "no load statistics recorded")
         return
-    ax.plot(x, [s.get("rps", 0.0) for s in seconds], color="#1f77b4", label="throughput (req/s)")
-    ax.plot(x, [s.get("failures", 0.0) for s in seconds], color="#d62728", linewidth=1, label="failures/s")
+    ax.plot(x, _column(seconds, "rps"), color="#1f77b4", label="throughput (req/s)")
+    ax.plot(x, _column(seconds, "failures"), color="#d62728", linewidth=1, label="failures/s")
     latency = ax.twinx()
-    latency.plot(x, [s.get("p95", 0.0) for s in seconds], color="#ff7f0e", linestyle="--", label="p95 latency (ms)")
+    latency.plot(x, _column(seconds, "p95"), color="#ff7f0e", linestyle="--", label="p95 latency (ms)")
     latency.set_ylabel("p95 latency (ms)")
     latency.set_ylim(bottom=0)
     ax.set_ylim(bottom=0)
     lines = ax.get_lines() + latency.get_lines()
     ax.legend(lines, [str(line.get_label()) for line in lines], loc="upper right", fontsize=9)
+
+
+def _column(seconds: Sequence[Mapping[str, Any]], name: str) -> list[float]:
+    """A figure per second; a missing one (no successful request that second has no
+    p95) is NaN, which matplotlib draws as a gap rather than a false zero."""
+    return [math.nan if s.get(name) is None else float(s[name]) for s in seconds]
 
 
 def _series_panel(ax: Axes, points: Sequence[tuple[float, float]], label: str, colour: str, *, step: bool) -> None:

@@ -34,7 +34,8 @@ class ExperimentRecord:
     "injected_at": t, "healed_at": t | None}`` (``None``: still injected at the end).
 
     ``seconds``: Locust's per-second statistics,
-    ``{"time", "requests", "failures", "rps", "p50", "p95", "p99"}`` (latencies in ms).
+    ``{"time", "requests", "failures", "rps", "p50", "p95", "p99", ...}`` (latencies in ms;
+    None where a second had no successful request), e.g. ``asdict(SecondStats)``.
 
     ``phases``: Locust statistics per phase (``"baseline"``, ``"fault"``, ``"recovery"``...),
     each a flat dict of figures.
@@ -50,7 +51,7 @@ class ExperimentRecord:
     started_at: float
     ended_at: float
     timeline_windows: list[dict[str, Any]] = field(default_factory=list)
-    seconds: list[dict[str, float]] = field(default_factory=list)
+    seconds: list[dict[str, Any]] = field(default_factory=list)
     phases: dict[str, dict[str, Any]] = field(default_factory=dict)
     checks: list[CheckOutcome | tuple[str, bool, str, str]] = field(default_factory=list)
     history_path: Path | None = None

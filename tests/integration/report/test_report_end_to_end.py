@@ -122,11 +122,13 @@ def run_experiments(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) 
                        "GITHUB_WORKFLOW": "nightly chaos"}.items():
         monkeypatch.setenv(key, value)
     pytester.makepyfile(test_experiments=EXPERIMENTS)
-    results = pytester.path / "allure-results"
-    run = pytester.runpytest_subprocess(
-        "-p", "no:locust", "-p", "chaoskit.report.allure_plugin", "--alluredir", str(results), "--chaos-seed=1234",
-        timeout=120,
+    # registered the way chaoskit's main plugin does it (a no-op once it already has)
+    pytester.makeconftest(
+        "def pytest_configure(config):\n"
+        "    config.pluginmanager.import_plugin('chaoskit.report.allure_plugin')\n"
     )
+    results = pytester.path / "allure-results"
+    run = pytester.runpytest_subprocess("-p", "no:locust", "--alluredir", str(results), "--chaos-seed=1234", timeout=120)
     run.assert_outcomes(passed=3, failed=1, errors=1)
     return results
 

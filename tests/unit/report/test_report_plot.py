@@ -51,6 +51,13 @@ def test_timeline_is_a_real_png_of_1400_by_900() -> None:
     assert len(png) > 30_000  # three drawn panels, not a blank canvas
 
 
-def test_empty_record_still_draws(tmp_path) -> None:
+def test_seconds_without_latency_are_gaps_not_errors() -> None:
+    record = synthetic()
+    for second in record.seconds[20:30]:
+        second.update(rps=0.0, p50=None, p95=None, p99=None)  # nothing succeeded: no percentile
+    assert png_size(timeline_png(record)) == (1400, 900)
+
+
+def test_empty_record_still_draws() -> None:
     png = timeline_png(ExperimentRecord(name="nothing measured", started_at=T0, ended_at=T0 + 5), 700, 450)
     assert png_size(png) == (700, 450)
