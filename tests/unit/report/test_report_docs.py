@@ -72,3 +72,35 @@ def test_nightly_workflow_runs_the_suite_and_fails_on_the_gate() -> None:
     assert "chaoskit gate" in runs["Release gate"]["run"] and "exit_code=$?" in runs["Release gate"]["run"]
     verdict = steps[-1]
     assert verdict["if"] == "always()" and "steps.gate.outputs.exit_code" in verdict["run"] and 'exit "$code"' in verdict["run"]
+
+
+_DOCUMENTED_CALL = re.compile(r"`(?P<name>\w+)\((?P<params>[^`]*)\)`")
+
+
+def documented_calls(doc: str) -> list[tuple[str, list[str]]]:
+    """Signatures written in backticks, ``name(a, b=1)``, as (name, parameter names)."""
+    calls = []
+    for match in _DOCUMENTED_CALL.finditer((ROOT / "docs" / doc).read_text(encoding="utf-8")):
+        params = [p.split("=")[0].strip().lstrip("*") for p in match.group("params").split(",") if p.strip()]
+        calls.append((match.group("name"), params))
+    return calls
+
+
+@pytest.mark.parametrize(("doc", "module"), [("faults.md", "chaoskit.faults:Faults"), ("checks.md", "chaoskit.checks")])
+def test_documented_signatures_match_the_code(doc: str, module: str) -> None:
+    """Every ``name(params)`` the reference documents for the API exists with those parameters."""
+    import importlib
+    import inspect
+
+    path, _, attr = module.partition(":")
+    api = importlib.import_module(path)
+    api = getattr(api, attr) if attr else api
+    checked = 0
+    for name, params in documented_calls(doc):
+        target = getattr(api, name, None)
+        if target is None or not callable(target):
+            continue
+        real = [p for p in inspect.signature(target).parameters if p != "self"]
+        assert all(p in real for p in params), f"{doc}: {name}({', '.join(params)}) but the code has {name}({', '.join(real)})"
+        checked += 1
+    assert checked >= 8
