@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-CHECK_NAMES = ("delivery", "dlq", "retry", "consistency", "ordering", "slo", "rollback")
+CHECK_NAMES = ("delivery", "dlq", "retry", "consistency", "ordering", "slo", "rollback", "recovery")
 
 # The check name at the start of a line, after an optional "SomeError: " prefix and the
 # "FAILED " that CheckResult.explain() puts first; a check failure wrapped by Hypothesis

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from chaoskit.report.categories import CATEGORIES, categorize, matches, write_categories
+from chaoskit.report.categories import CATEGORIES, CHECK_NAMES, categorize, matches, write_categories
 
 
 @pytest.mark.parametrize(
@@ -65,6 +66,13 @@ def test_passed_and_skipped_results_are_not_categorised() -> None:
 def test_matching_is_whole_message_like_allure() -> None:
     assert matches(r".*delivery.*", "x\ndelivery\ny")  # DOTALL: . crosses lines
     assert not matches(r"delivery", "AssertionError: delivery")  # whole message, not a search
+
+
+def test_every_check_chaoskit_ships_has_its_category() -> None:
+    """A new check module (``NAME = "..."``) needs its name in CHECK_NAMES to be filed."""
+    checks = Path(__file__).resolve().parents[3] / "chaoskit" / "checks"
+    names = {m.group(1) for f in checks.glob("*.py") for m in [re.search(r'^NAME = "(\w+)"', f.read_text(), re.M)] if m}
+    assert names and names <= set(CHECK_NAMES)
 
 
 def test_categories_file_is_what_allure_reads(tmp_path: Path) -> None:
