@@ -21,7 +21,9 @@ from chaoskit.load.records import RequestRecord, RunFiles, SecondStats, Summary,
 class LoadResult:
     """``complete`` is False when the driver did not finish writing (it was killed): the
     records then stop at its last full second. ``driver_cpu_s`` and ``driver_wall_s`` are
-    the driver process's CPU and wall seconds (None if it was killed)."""
+    the driver process's CPU and wall seconds (None if it was killed); ``cpu_warning`` is
+    Locust's warning that the load process ran above 90% CPU, when its latencies include
+    its own queueing and say less about the system."""
 
     config: LoadConfig
     files: RunFiles
@@ -34,6 +36,7 @@ class LoadResult:
     locust_totals: dict[str, int]
     driver_cpu_s: float | None
     driver_wall_s: float | None
+    cpu_warning: bool
 
     @classmethod
     def read(cls, files: RunFiles, config: LoadConfig) -> "LoadResult":
@@ -59,6 +62,7 @@ class LoadResult:
             locust_totals=status.get("locust", {}),
             driver_cpu_s=status.get("cpu_s"),
             driver_wall_s=status.get("wall_s"),
+            cpu_warning=bool(status.get("cpu_warning")),
         )
 
     @property
@@ -88,7 +92,7 @@ class LoadResult:
         return (
             f"{totals.requests} requests in {self.duration_s:.1f} s, {totals.failures} failed "
             f"({totals.error_rate:.1%}), p50 {_ms(totals.p50)} p95 {_ms(totals.p95)} p99 {_ms(totals.p99)}; "
-            f"stopped by {self.stop_reason}"
+            f"stopped by {self.stop_reason}" + ("; the load process was CPU-bound" if self.cpu_warning else "")
         )
 
 

@@ -105,16 +105,17 @@ def test_step_shape_changes_the_user_count_in_the_driver(load_minimal_env: Proce
     assert 2 in counts and 4 in counts and counts.index(2) < counts.index(4), counts
 
 
+@pytest.mark.parametrize("interruption", [RuntimeError, KeyboardInterrupt])
 def test_an_exception_in_the_block_stops_the_driver_and_keeps_its_records(
-    load_minimal_env: ProcessRuntime, tmp_path: Path
+    load_minimal_env: ProcessRuntime, tmp_path: Path, interruption: type[BaseException]
 ) -> None:
     runner = kafka_runner(load_minimal_env, tmp_path)
-    with pytest.raises(RuntimeError, match="experiment failed"):
+    with pytest.raises(interruption, match="experiment interrupted"):
         with runner.run(user="kafka", users=2, rate=50, key_prefix="interrupted-it") as run:
             pid = run.pid
             assert driver_processes(tmp_path), "the driver should be running inside the block"
             wait_for(lambda: any(s.requests for s in run.seconds()), 15, "a second with requests")
-            raise RuntimeError("experiment failed")
+            raise interruption("experiment interrupted")
     assert not psutil.pid_exists(pid)
     assert driver_processes(tmp_path) == []
     assert run.result.complete and run.result.stop_reason == "SIGTERM"
