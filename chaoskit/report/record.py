@@ -10,7 +10,8 @@ the History and the timeline already use, so they line up on one axis.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -72,3 +73,51 @@ class ExperimentRecord:
     def fault_kinds(self) -> list[str]:
         """The distinct fault kinds injected, in order of first injection."""
         return list(dict.fromkeys(str(w["name"]) for w in self.timeline_windows))
+
+    @classmethod
+    def from_run(
+        cls,
+        name: str,
+        started_at: float,
+        ended_at: float,
+        *,
+        timeline: Any = None,
+        results: Iterable[Any] = (),
+        seconds: Iterable[Any] = (),
+        phases: Iterable[Any] = (),
+        history_path: Path | None = None,
+        service_logs: Mapping[str, Path] | None = None,
+        dlq_sizes: Iterable[tuple[float, int]] = (),
+        convergence: Iterable[tuple[float, float]] = (),
+        meta: Mapping[str, Any] | None = None,
+    ) -> ExperimentRecord:
+        """A record from the objects an experiment holds, so the fixture needs one call:
+        ``timeline`` (``.windows()`` of FaultWindow), ``results`` (CheckResults: name, ok,
+        summary, ``explain()``, offenders), ``seconds`` (SecondStats or dicts) and
+        ``phases`` (PhaseStats, keyed ``"<window> <phase>"``, or dicts with a ``phase``)."""
+        results = list(results)
+        return cls(
+            name=name,
+            started_at=started_at,
+            ended_at=ended_at,
+            timeline_windows=[_plain(w) for w in timeline.windows()] if timeline is not None else [],
+            seconds=[_plain(s) for s in seconds],
+            phases={_phase_key(p): p for p in map(_plain, phases)},
+            checks=[CheckOutcome(r.name, r.ok, r.summary, r.explain()) for r in results],
+            history_path=history_path,
+            offenders_csv_rows=[{"check": r.name, **_plain(o)} for r in results for o in r.offenders],
+            service_logs=dict(service_logs or {}),
+            dlq_sizes=list(dlq_sizes),
+            convergence=list(convergence),
+            meta=dict(meta or {}),
+        )
+
+
+def _plain(item: Any) -> dict[str, Any]:
+    if is_dataclass(item) and not isinstance(item, type):
+        return asdict(item)
+    return dict(item)
+
+
+def _phase_key(stats: Mapping[str, Any]) -> str:
+    return " ".join(str(stats[k]) for k in ("window", "phase") if stats.get(k) is not None) or "run"

@@ -86,3 +86,31 @@ def test_everything_is_a_no_op_without_alluredir(tmp_path: Path) -> None:
 def test_step_propagates_the_exception_unchanged() -> None:
     with pytest.raises(KeyError, match="boom"), step("a step that breaks"):
         raise KeyError("boom")
+
+
+def test_a_record_from_the_objects_an_experiment_holds(tmp_path: Path) -> None:
+    from chaoskit.checks.result import CheckResult, Offender
+    from chaoskit.load.phases import PhaseStats
+    from chaoskit.load.records import SecondStats
+    from chaoskit.observe.timeline import Timeline
+
+    timeline = Timeline(origin=100.0)
+    timeline.record_heal(timeline.record_inject("latency", "workflow-service->kafka", {"ms": 500}, at=110.0), at=130.0)
+    lost = CheckResult("delivery", False, "lost 1 of 3 acked events (e-3)",
+                       (Offender("e-3", "t-3", "applied once", "acked@2.10s; never applied", '"latency" [10.0s–30.0s]'),))
+    record = ExperimentRecord.from_run(
+        "test_x", 100.0, 160.0, timeline=timeline,
+        results=[lost, CheckResult("ordering", True, "2 effects on 1 keys")],
+        seconds=[SecondStats(101.0, 10, 0, 10.0, 5.0, 9.0, None, 4)],
+        phases=[PhaseStats("latency", "during", 110.0, 130.0, 200, 3, 10.0, 80.0, 120.0)],
+        meta={"severity": "critical"},
+    )
+    assert record.timeline_windows == [{"id": 0, "name": "latency", "target": "workflow-service->kafka",
+                                        "params": {"ms": 500}, "injected_at": 110.0, "healed_at": 130.0}]
+    assert record.check_outcomes()[0] == ("delivery", False, "lost 1 of 3 acked events (e-3)", lost.explain())
+    assert record.offenders_csv_rows == [{"check": "delivery", "event_id": "e-3", "trace_id": "t-3",
+                                          "expected": "applied once", "observed": "acked@2.10s; never applied",
+                                          "fault_window": '"latency" [10.0s–30.0s]'}]
+    assert record.seconds[0]["p99"] is None and record.seconds[0]["users"] == 4
+    assert list(record.phases) == ["latency during"] and record.phases["latency during"]["failures"] == 3
+    assert record.fault_targets() == ["workflow-service->kafka"] and record.meta == {"severity": "critical"}
