@@ -67,7 +67,7 @@ def rolling_deploy(
                                  rebalance_timeout_s=rebalance_timeout_s)
             journal.close_window(window, time.time())
             if decision.action is Action.ROLLBACK:
-                decision = Decision(decision.action, f"{decision.reason} [step {step} of {len(order)}]",
+                decision = Decision(decision.action, f"{decision.reason} [step {step} of {len(order)}: {name}]",
                                     {**decision.figures, "step": step, "steps": len(order)})
                 break
             fleet.retire(target)
