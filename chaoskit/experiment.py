@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -20,6 +20,13 @@ from confluent_kafka.admin import AdminClient
 from chaoskit.errors import ConfigError
 from chaoskit.runtime.base import Runtime
 from chaoskit.runtime.health import DeadlineExceeded, wait_for
+
+if TYPE_CHECKING:
+    from chaoskit.checks import CheckResult, Slo
+    from chaoskit.load.runner import LoadRun
+    from chaoskit.observe.history import History
+    from chaoskit.observe.recorder import Recorder
+    from chaoskit.verdicts import RetryPolicy
 
 
 def namespace_for(nodeid: str) -> str:
@@ -135,6 +142,57 @@ class KafkaClients:
             consumer.close()
 
 
+class Load:
+    """The ``load`` fixture: Locust runs against this environment, keys in the experiment's
+    namespace, each run in its own process (Locust's gevent patching stays out of pytest)."""
+
+    def __init__(self, runtime: Runtime, namespace: str, out_dir: Path, seed: int) -> None:
+        self._runtime = runtime
+        self._namespace = namespace
+        self._out_dir = out_dir
+        self._seed = seed
+        self.runs: list["LoadRun"] = []
+
+    def run(self, *, target: str = "order-service", user: str = "http", topic: str | None = None, **params: Any) -> "LoadRun":
+        """A load run to enter with ``with``: ``user="http"`` posts documents to ``target``'s
+        HTTP API; ``user="kafka"`` produces to ``topic`` (default: the requests topic) on the
+        broker's direct listener. Other parameters go to :meth:`LoadRunner.run`
+        (users, rate, shape, duration_s, ...)."""
+        from chaoskit.load.config import Target
+        from chaoskit.load.runner import LoadRunner
+
+        if user == "kafka":
+            kafka = self._runtime.topology.of_kind("kafka")
+            assert kafka is not None
+            topic = topic or self._runtime.topology.topic_roles.get("requests")
+            if topic is None:
+                raise ConfigError("load.run(user='kafka'): give topic=..., the topology has no topic with role: requests")
+            where = Target.kafka(self._runtime.endpoint(kafka.name), topic)
+        else:
+            where = Target.http(f"http://{self._runtime.endpoint(target)}")
+        params.setdefault("key_prefix", self._namespace)
+        params.setdefault("seed", self._seed)
+        run = LoadRunner(self._out_dir, where).run(user=user, **params)
+        self.runs.append(run)
+        return run
+
+    def stop(self) -> None:
+        """Stop any run still going (a test that failed inside its with-block already did)."""
+        for run in self.runs:
+            if run.running():
+                run.__exit__(KeyboardInterrupt, None, None)
+
+    def acked_event_ids(self) -> set[str]:
+        return set().union(*(run.result.acked_event_ids() for run in self.runs if not run.running()))
+
+    def samples(self) -> list[tuple[float, float, bool]]:
+        return [
+            (r.start_time, r.latency_ms, r.ok)
+            for run in self.runs if not run.running()
+            for r in run.result.records
+        ]
+
+
 Probe = Callable[[], Any]
 
 
@@ -151,7 +209,71 @@ class Experiment:
     kafka: KafkaClients
     namespace: str
     seed: int
+    redis: Any = None
     meta: dict[str, Any] = field(default_factory=dict)
+    history: "History | None" = None
+    results: list["CheckResult"] = field(default_factory=list)
+    _recorder: "Recorder | None" = None
+
+    @contextmanager
+    def recording(self) -> Iterator["Recorder"]:
+        """Record every event's fate (topics + service logs) for the block; then ``history``
+        holds this experiment's observations (its key namespace only)."""
+        from chaoskit.observe.recorder import Recorder
+        from chaoskit.observe.records import Topics
+        from chaoskit.verdicts import scope
+
+        roles = self.runtime.topology.topic_roles
+        missing = [r for r in ("requests", "processed", "dlq", "alerts") if r not in roles]
+        if missing:
+            raise ConfigError(f"recording needs topics with roles {missing} in x-chaoskit.topics (role: ...)")
+        topics = Topics(requests=roles["requests"], processed=roles["processed"], dlq=roles["dlq"], alerts=roles["alerts"])
+        logs = [self.runtime.log_path(c.name) for c in self.runtime.topology.services]
+        recorder = Recorder(self.kafka.bootstrap, topics, logs)
+        self._recorder = recorder
+        recorder.start()
+        try:
+            yield recorder
+        finally:
+            self.history = scope(recorder.stop(), self.namespace)
+
+    def final_state(self) -> dict[str, dict[str, str]]:
+        """Entity key -> document, for this experiment's keys in Redis, read directly."""
+        from chaoskit.observe.state import read_state
+
+        if self.redis is None:
+            return {}
+        return {f"{self.namespace}{k}": v for k, v in read_state(self.redis, prefix=f"doc:{self.namespace}").items()}
+
+    def verify(
+        self,
+        *,
+        expected_state: Callable[[], Any] | None = None,
+        retry: "RetryPolicy | None" = None,
+        slo: "Slo | None" = None,
+        consistency_bound_s: float = 60.0,
+    ) -> list["CheckResult"]:
+        """Run the checks over what was recorded; fail the experiment with every failed
+        check's explanation (the ids, trace ids, expected vs observed fate, fault window)."""
+        from chaoskit.verdicts import judge
+
+        if self.history is None:
+            raise ConfigError("verify() needs a recorded history: run the method inside `with experiment.recording():`")
+        self.results = judge(
+            self.history,
+            final_state=self.final_state,
+            timeline=self.timeline,
+            expected_state=expected_state,
+            acked_by_load=self.load.acked_event_ids() if self.load.runs else None,
+            samples=self.load.samples() if self.load.runs else None,
+            retry=retry,
+            slo=slo,
+            consistency_bound_s=consistency_bound_s,
+        )
+        failed = [r for r in self.results if not r.ok]
+        if failed:
+            raise AssertionError("\n".join(r.explain() for r in failed))
+        return self.results
 
     @contextmanager
     def steady_state(self, *probes: Probe, settle_s: float = 30.0) -> Iterator[None]:

@@ -184,11 +184,11 @@ def faults(chaos_env: Runtime, timeline: "Timeline") -> Iterator[Any]:
 
 
 @pytest.fixture
-def load(chaos_env: Runtime, chaos_namespace: str, tmp_path: Path) -> Iterator[Any]:
+def load(chaos_env: Runtime, chaos_namespace: str, chaos_options: ChaosOptions, tmp_path: Path) -> Iterator[Any]:
     """Locust load against order-service (or Kafka directly), in its own process."""
     from chaoskit.experiment import Load
 
-    handle = Load(chaos_env, chaos_namespace, tmp_path / "load")
+    handle = Load(chaos_env, chaos_namespace, tmp_path / "load", chaos_options.seed)
     try:
         yield handle
     finally:
@@ -204,6 +204,7 @@ def experiment(
     timeline: "Timeline",
     load: Any,
     kafka: "KafkaClients",
+    redis: Any,
     chaos_namespace: str,
     chaos_options: ChaosOptions,
 ) -> "Experiment":
@@ -221,6 +222,7 @@ def experiment(
         kafka=kafka,
         namespace=chaos_namespace,
         seed=chaos_options.seed,
+        redis=redis,
         meta=dict(marker.kwargs) if marker else {},
     )
 
@@ -232,6 +234,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if call.excinfo is not None and isinstance(call.excinfo.value, ChaoskitError):
         report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
+    exp = getattr(item, "funcargs", {}).get("experiment")
+    if call.when == "call" and exp is not None and exp.results:
+        report.sections.append(("chaoskit verdicts", "\n".join(r.explain() for r in exp.results)))
     return report
 
 

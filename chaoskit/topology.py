@@ -30,8 +30,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+TopicRole = Literal["requests", "processed", "dlq", "alerts"]
+
+
 class TopicSpec(_Strict):
+    """A topic the runtime creates; ``role`` tells the history recorder what it carries."""
+
     partitions: int = Field(default=1, ge=1, le=1000)
+    role: TopicRole | None = None
 
 
 class ServiceExtension(_Strict):
@@ -93,6 +99,7 @@ class Topology:
     components: dict[str, Component]
     links: tuple[Link, ...]
     topics: dict[str, int]
+    topic_roles: dict[str, str]
 
     def component(self, name: str) -> Component:
         try:
@@ -232,6 +239,9 @@ def parse_topology(data: Any, path: Path) -> Topology:
                     f"the services are {', '.join(sorted(components))}"
                 )
 
+    roles = [spec.role for spec in top.topics.values() if spec.role]
+    if len(roles) != len(set(roles)):
+        raise ConfigError(f"invalid topology: x-chaoskit.topics gives the same role to two topics (roles: {roles})")
     links = tuple(_parse_link(text, i, components) for i, text in enumerate(top.links))
     if len({link.name for link in links}) != len(links):
         raise ConfigError("invalid topology: x-chaoskit.links lists the same link twice")
@@ -242,6 +252,7 @@ def parse_topology(data: Any, path: Path) -> Topology:
         components=components,
         links=links,
         topics={name: spec.partitions for name, spec in top.topics.items()},
+        topic_roles={spec.role: name for name, spec in top.topics.items() if spec.role},
     )
     for comp in topology.services:
         _check_templates(topology, comp)

@@ -226,16 +226,13 @@ def read_redis(client: redis.Redis, key_prefix: str) -> tuple[dict[str, dict[str
     return stored, index
 
 
-def verify(
+def read_event_log(
     bootstrap: str,
-    redis_url: str,
-    key_prefix: str = "",
-    *,
     requests_topic: str = DEFAULT_REQUESTS_TOPIC,
     alerts_topic: str = DEFAULT_ALERTS_TOPIC,
     timeout_s: float = 30.0,
-) -> VerifierReport:
-    """Compare Redis with the state the event log implies; raises VerifierError if unreadable."""
+) -> tuple[list[DocumentEvent], list[str], int]:
+    """The requested events, the alerted event ids, and how many records were unreadable."""
     values = read_topics(bootstrap, [requests_topic, alerts_topic], timeout_s)
     events: list[DocumentEvent] = []
     skipped = 0
@@ -254,6 +251,20 @@ def verify(
             alerted.append(alert["event_id"])
         else:
             skipped += 1
+    return events, alerted, skipped
+
+
+def verify(
+    bootstrap: str,
+    redis_url: str,
+    key_prefix: str = "",
+    *,
+    requests_topic: str = DEFAULT_REQUESTS_TOPIC,
+    alerts_topic: str = DEFAULT_ALERTS_TOPIC,
+    timeout_s: float = 30.0,
+) -> VerifierReport:
+    """Compare Redis with the state the event log implies; raises VerifierError if unreadable."""
+    events, alerted, skipped = read_event_log(bootstrap, requests_topic, alerts_topic, timeout_s)
     client = redis_client(redis_url)
     try:
         stored, index = read_redis(client, key_prefix)

@@ -1,0 +1,103 @@
+"""Judging one experiment: the checks run over what the recorder saw.
+
+The checks themselves are pure functions (``chaoskit/checks``); this module gathers
+their inputs from an experiment (the history scoped to its key namespace, the final
+Redis state, the timeline, what load saw acknowledged) and runs the ones that apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from chaoskit.checks import CheckResult, Offender, Slo, check_consistency, check_delivery, check_dlq, check_ordering
+from chaoskit.checks import check_retry, check_slo
+from chaoskit.checks.result import name_ids
+from chaoskit.errors import ConfigError
+from chaoskit.observe.history import History, Kind
+from chaoskit.observe.timeline import Timeline
+
+State = Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """The redriver's backoff as configured, which the retry check holds it to."""
+
+    base_s: float
+    factor: float
+    cap_s: float
+    max_attempts: int
+    tolerance_s: float = 0.25
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], tolerance_s: float = 0.25) -> "RetryPolicy":
+        """From a service's ``BACKOFF_BASE_S``, ``BACKOFF_FACTOR``, ``BACKOFF_CAP_S``, ``MAX_ATTEMPTS``."""
+        try:
+            return cls(
+                base_s=float(env["BACKOFF_BASE_S"]),
+                factor=float(env["BACKOFF_FACTOR"]),
+                cap_s=float(env["BACKOFF_CAP_S"]),
+                max_attempts=int(env["MAX_ATTEMPTS"]),
+                tolerance_s=tolerance_s,
+            )
+        except KeyError as err:
+            raise ConfigError(f"retry policy: the service's environment has no {err.args[0]}") from None
+        except ValueError as err:
+            raise ConfigError(f"retry policy: {err}") from None
+
+
+def scope(history: History, namespace: str) -> History:
+    """The observations of events whose entity key starts with ``namespace``."""
+    keep = {eid for eid in history.event_ids() if (history.key_of(eid) or "").startswith(namespace)}
+    return History(o for o in history if o.event_id in keep)
+
+
+def check_acks(history: History, acked_by_load: set[str], timeline: Timeline | None = None) -> CheckResult:
+    """Every event the load generator saw acknowledged is in the requests topic: an ack
+    the system gave for an event it did not keep is a lost event at the door."""
+    in_kafka = {eid for eid in history.event_ids() if any(o.kind == Kind.ACKED for o in history.for_event(eid))}
+    missing = sorted(acked_by_load - in_kafka)
+    if not missing:
+        return CheckResult("acks", True, f"all {len(acked_by_load)} events acknowledged to the load generator are in the requests topic")
+    offenders = tuple(
+        Offender(eid, None, "in the requests topic (acknowledged to the client)", "not in the topic", None) for eid in missing
+    )
+    return CheckResult(
+        "acks", False,
+        f"{len(missing)} of {len(acked_by_load)} events acknowledged to the client never reached the requests topic: "
+        f"{name_ids(offenders)}",
+        offenders,
+    )
+
+
+def judge(
+    history: History,
+    *,
+    final_state: Callable[[], State],
+    timeline: Timeline,
+    expected_state: Callable[[], State] | None = None,
+    acked_by_load: set[str] | None = None,
+    samples: Sequence[tuple[float, float, bool]] | None = None,
+    retry: RetryPolicy | None = None,
+    slo: Slo | Mapping[str, Slo] | None = None,
+    consistency_bound_s: float = 60.0,
+) -> list[CheckResult]:
+    """Run every check whose inputs are given; consistency first (it waits for convergence)."""
+    results: list[CheckResult] = []
+    if expected_state is not None:
+        results.append(check_consistency(expected_state(), final_state, consistency_bound_s, 0.5, timeline=timeline))
+    state = final_state()
+    if acked_by_load is not None:
+        results.append(check_acks(history, acked_by_load, timeline))
+    results.append(check_delivery(history, state, timeline))
+    results.append(check_dlq(history, timeline))
+    if retry is not None:
+        results.append(check_retry(
+            history, retry.base_s, retry.factor, retry.cap_s, retry.max_attempts, tolerance_s=retry.tolerance_s, timeline=timeline,
+        ))
+    results.append(check_ordering(history, timeline))
+    if slo is not None and samples is not None:
+        results.append(check_slo(samples, timeline, slo))
+    return results
