@@ -62,20 +62,25 @@ def driver_processes(run_dir: Path) -> list[psutil.Process]:
     return found
 
 
+@pytest.mark.parametrize(
+    ("users", "rate", "duration_s"),
+    [(5, 100, 10), (1, 3000, 5)],
+    ids=["paced", "grouped"],  # above 1000 events/s per user a task sends a group of events
+)
 def test_kafka_user_reports_per_second_and_its_acked_ids_are_in_kafka(
-    load_minimal_env: ProcessRuntime, tmp_path: Path
+    load_minimal_env: ProcessRuntime, tmp_path: Path, users: int, rate: float, duration_s: float
 ) -> None:
     prefix = f"kafka-it-{uuid.uuid4().hex[:8]}"
     with kafka_runner(load_minimal_env, tmp_path).run(
-        user="kafka", users=5, rate=100, duration_s=10, key_prefix=prefix, key_count=20,
+        user="kafka", users=users, rate=rate, duration_s=duration_s, key_prefix=prefix, key_count=20,
     ) as run:
         wait_for(lambda: any(s.requests for s in run.seconds()), 15, "a second with requests while running")
     result: LoadResult = run.result
 
     assert result.complete and result.stop_reason == "duration", result.summary_line()
-    assert len(result.seconds) >= 9
+    assert len(result.seconds) >= duration_s - 1
     assert sum(s.requests for s in result.seconds) == len(result.records)
-    assert max(s.users for s in result.seconds) == 5
+    assert max(s.users for s in result.seconds) == users
     assert result.locust_totals == {"requests": len(result.records), "failures": result.totals.failures}
     assert result.totals.failures == 0, result.errors()
     acked = result.acked_event_ids()
