@@ -46,7 +46,10 @@ class LoadConfig:
     """One load run. ``rate`` is the total requests/s at the peak user count; each user
     paces itself at ``rate / users`` so the total follows the user count of the shape.
     ``duration_s=None`` (constant shape only) runs until stopped, never past
-    ``max_duration_s``."""
+    ``max_duration_s``. ``request_timeout_s`` bounds an HTTP request and a Kafka delivery
+    (``message.timeout.ms``); the default outlasts order-service's own 10 s produce
+    timeout, so a broker outage shows as its 503 rather than as a client timeout.
+    ``stop_timeout_s`` is how long the Kafka user waits for outstanding deliveries at stop."""
 
     target: Target
     user: str = "http"
@@ -61,7 +64,7 @@ class LoadConfig:
     key_prefix: str = "load"
     key_count: int = 100
     content_bytes: int = 256
-    request_timeout_s: float = 10.0
+    request_timeout_s: float = 15.0
     stop_timeout_s: float = 5.0
     seed: int | None = None
 

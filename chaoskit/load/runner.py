@@ -173,7 +173,7 @@ class LoadRunner:
         base_users: int | None = None,
         steps: int = 4,
         max_duration_s: float = 600.0,
-        request_timeout_s: float = 10.0,
+        request_timeout_s: float = 15.0,
         stop_timeout_s: float = 5.0,
         seed: int | None = None,
     ) -> LoadRun:

@@ -49,7 +49,7 @@ class OrderServiceUser(HttpUser):
     host = "http://127.0.0.1:8081"
     rate_per_user: ClassVar[float] = 10.0
     wait_time = constant_throughput(rate_per_user)
-    request_timeout_s: ClassVar[float] = 10.0
+    request_timeout_s: ClassVar[float] = 15.0
 
     def on_start(self) -> None:
         _stagger(self.rate_per_user)
@@ -98,7 +98,7 @@ class KafkaProducerUser(User):
     topic: ClassVar[str] = "documents.requested"
     rate_per_user: ClassVar[float] = 10.0
     wait_time = constant_throughput(rate_per_user)
-    delivery_timeout_s: ClassVar[float] = 10.0
+    delivery_timeout_s: ClassVar[float] = 15.0
     stop_timeout_s: ClassVar[float] = 5.0
     group: ClassVar[int] = 1
     _producer: ClassVar[Producer | None] = None
