@@ -14,6 +14,10 @@ from __future__ import annotations
 import gzip
 import shutil
 import tempfile
+import traceback
+import warnings
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,26 +35,51 @@ INLINE_MAX_BYTES = 5 * 1024 * 1024
 
 
 def report_experiment(record: ExperimentRecord) -> None:
-    """File ``record`` in the running test's Allure result (a no-op when not collecting)."""
+    """File ``record`` in the running test's Allure result (a no-op when not collecting).
+
+    Each piece of evidence is filed on its own: one that cannot be produced (a corrupt
+    log, a plotting error) is replaced by an attachment saying why and a warning, and
+    the rest is still filed. The experiment's verdict belongs to its checks, never to
+    its report.
+    """
     if not collecting():
         return
-    from chaoskit.report.plot import timeline_png  # matplotlib: paid only when a report is collected
-
     _label(record)
     _fault_steps(record)
     _check_steps(record)
-    attach_png("timeline: load, DLQ and convergence under faults", timeline_png(record))
+    _evidence("timeline plot", lambda: _attach_plot(record))
     if record.seconds:
-        attach_csv("load: per-second statistics", record.seconds)
+        _evidence("per-second load statistics", lambda: attach_csv("load: per-second statistics", record.seconds))
     if record.phases:
-        attach_json("load: statistics per phase", record.phases)
-        attach_csv("load: statistics per phase (table)", [{"phase": p, **s} for p, s in record.phases.items()])
+        _evidence("load statistics per phase", lambda: _attach_phases(record))
     if record.offenders_csv_rows:
-        attach_csv(f"offending events ({len(record.offenders_csv_rows)})", record.offenders_csv_rows)
+        rows = record.offenders_csv_rows
+        _evidence("offending events", lambda: attach_csv(f"offending events ({len(rows)})", rows))
     if record.history_path is not None:
-        _attach_history(record.history_path)
+        history = record.history_path
+        _evidence("history", lambda: _attach_history(history))
     for service, path in sorted(record.service_logs.items()):
-        _attach_log(service, path, record.started_at, record.ended_at)
+        _evidence(f"log of {service}", partial(_attach_log, service, path, record.started_at, record.ended_at))
+
+
+def _evidence(what: str, attach: Callable[[], None]) -> None:
+    try:
+        attach()
+    except Exception as err:  # noqa: BLE001 - a report bug must not become the experiment's verdict
+        detail = "".join(traceback.format_exception(err))
+        warnings.warn(f"chaoskit: could not attach the {what}: {type(err).__name__}: {err}", stacklevel=3)
+        attach_text(f"report error: {what}", f"the {what} could not be attached:\n{detail}")
+
+
+def _attach_plot(record: ExperimentRecord) -> None:
+    from chaoskit.report.plot import timeline_png  # matplotlib: paid only when a report is collected
+
+    attach_png("timeline: load, DLQ and convergence under faults", timeline_png(record))
+
+
+def _attach_phases(record: ExperimentRecord) -> None:
+    attach_json("load: statistics per phase", record.phases)
+    attach_csv("load: statistics per phase (table)", [{"phase": p, **s} for p, s in record.phases.items()])
 
 
 def _label(record: ExperimentRecord) -> None:

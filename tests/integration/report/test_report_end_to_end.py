@@ -100,7 +100,9 @@ def test_a_big_history_is_offered_gzipped(request, tmp_path, monkeypatch):
     import chaoskit.report.experiment as experiment_report
 
     monkeypatch.setattr(experiment_report, "INLINE_MAX_BYTES", 10)
-    report_experiment(make_record(request, tmp_path, ok=True))
+    record = make_record(request, tmp_path, ok=True)
+    record.service_logs["unreadable-service"] = tmp_path  # a directory: this evidence cannot be produced
+    report_experiment(record)
 
 
 @pytest.fixture
@@ -202,6 +204,8 @@ def test_results_carry_labels_steps_and_attachments(pytester: pytest.Pytester, m
     assert packed["type"] == "application/gzip" and packed["source"].endswith(".jsonl.gz")
     assert gzip.decompress((results / packed["source"]).read_bytes()).startswith(b'{"format": "chaoskit.history"')
     assert gzipped["log: workflow-service, gzipped"]["source"].endswith(".log.gz")
+    failure = (results / gzipped["report error: log of unreadable-service"]["source"]).read_text()
+    assert "IsADirectoryError" in failure  # said in the report; the experiment itself still passed
 
     broken = tests["test_needs_the_environment"]
     assert broken["status"] == "broken"
