@@ -23,7 +23,9 @@ from services.verifier import VerifierReport, verify
 
 ROLLBACK_BOUND_S = 30.0  # generous: the machine is shared and noisy
 RATE = 20.0
-POLICY = Policy(window_s=6, min_events=15, max_error_rate_delta=0.05, max_dlq_rate=0.05, max_health_failures=2, max_wait_s=20)
+POLICY = Policy(
+    window_s=6, min_events=15, max_error_rate_delta=0.05, max_dlq_rate=0.05, max_health_failures=2, max_wait_s=20
+)
 SYSTEM_LOGS = ("order-service", "workflow-service", "redriver")
 
 
@@ -90,7 +92,9 @@ def test_bad_canary_is_rolled_back_automatically(
     feature="workflow-service",
     story="canary",
 )
-def test_good_canary_is_promoted(chaos_env: Any, services: Any, kafka: Any, timeline: Any, chaos_namespace: str) -> None:
+def test_good_canary_is_promoted(
+    chaos_env: Any, services: Any, kafka: Any, timeline: Any, chaos_namespace: str
+) -> None:
     with SteadyTraffic(chaos_env, chaos_namespace, rate=RATE) as traffic:
         keep_flowing(traffic, 10)
         outcome = canary_deploy(chaos_env, Version("v2"), POLICY, timeline=timeline)

@@ -25,7 +25,9 @@ from services.verifier import verify
 
 ROLLBACK_BOUND_S = 30.0  # generous: the machine is shared and noisy; a crash also waits out the session timeout
 RATE = 20.0
-POLICY = Policy(window_s=5, min_events=10, max_error_rate_delta=0.05, max_dlq_rate=0.05, max_health_failures=2, max_wait_s=20)
+POLICY = Policy(
+    window_s=5, min_events=10, max_error_rate_delta=0.05, max_dlq_rate=0.05, max_health_failures=2, max_wait_s=20
+)
 SECOND = "workflow-service#stable-2"
 STABLE = ("workflow-service", SECOND)
 

@@ -31,15 +31,17 @@ Exit codes: 0 done (the report is printed as JSON), 2 bad input or unreadable Ka
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import redis
 from confluent_kafka import (
@@ -52,7 +54,13 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from services.messages import DocumentEvent, InvalidEvent, decode_headers
-from services.redis_apply import DOC_KEY_PREFIX, INDEX_KEY, ApplyOutcome, DocumentStore, redis_client
+from services.redis_apply import (
+    DOC_KEY_PREFIX,
+    INDEX_KEY,
+    ApplyOutcome,
+    DocumentStore,
+    redis_client,
+)
 
 FORMAT = "chaoskit.backup"
 FORMAT_VERSION = 1
@@ -97,7 +105,8 @@ class Position:
             offsets = {int(p): (None if o is None else int(o)) for p, o in data["offsets"].items()}
             return cls(str(data["group"]), str(data["topic"]), offsets)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise BackupError(f"{where}: expected {{group, topic, offsets: {{partition: offset|null}}}} ({exc!r})") from None
+            shape = "{group, topic, offsets: {partition: offset|null}}"
+            raise BackupError(f"{where}: expected {shape} ({exc!r})") from None
 
 
 @dataclass(frozen=True)
@@ -137,7 +146,8 @@ class Snapshot:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise BackupError(f"{path}: not a snapshot (expected \"format\": {FORMAT!r})")
         if data.get("version") != FORMAT_VERSION:
-            raise BackupError(f"{path}: snapshot format version {data.get('version')!r}; this code reads {FORMAT_VERSION}")
+            found = data.get("version")
+            raise BackupError(f"{path}: snapshot format version {found!r}; this code reads {FORMAT_VERSION}")
         docs = data.get("docs")
         if not isinstance(docs, dict) or not all(isinstance(d, dict) for d in docs.values()):
             raise BackupError(f"{path}: \"docs\" must map each key to its hash fields")
@@ -175,8 +185,9 @@ class RecoveryReport:
     took_s: float = 0.0
 
     def summary(self) -> str:
+        taken = time.strftime("%H:%M:%S", time.localtime(self.snapshot_taken_at))
         return (
-            f"restored {self.restored_docs} docs from a snapshot of {time.strftime('%H:%M:%S', time.localtime(self.snapshot_taken_at))}, "
+            f"restored {self.restored_docs} docs from a snapshot of {taken}, "
             f"replayed {self.requests.read} requests ({self.requests.applied} applied) and {self.dlq.read} DLQ records "
             f"({self.dlq.applied} applied), skipped {self.requests.parked + self.dlq.parked} parked events, "
             f"in {self.took_s:.2f} s"
@@ -322,7 +333,8 @@ def read_after(bootstrap: str, position: Position, timeout_s: float) -> list[tup
         ends: dict[int, int] = {}
         starts: list[TopicPartition] = []
         for partition in sorted(metadata.partitions):
-            low, high = consumer.get_watermark_offsets(TopicPartition(position.topic, partition), timeout=timeout_s, cached=False)
+            tp = TopicPartition(position.topic, partition)
+            low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s, cached=False)
             start = position.offsets.get(partition)
             start = low if start is None else max(start, low)
             if start < high:
@@ -336,7 +348,8 @@ def read_after(bootstrap: str, position: Position, timeout_s: float) -> list[tup
             for msg in consumer.consume(500, timeout=0.5):
                 partition, error = msg.partition(), msg.error()
                 if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF and partition in ends and msg.offset() >= ends[partition]:
+                    at_end = partition in ends and msg.offset() >= ends[partition]
+                    if error.code() == KafkaError._PARTITION_EOF and at_end:
                         del ends[partition]
                     continue
                 if partition in ends and msg.offset() < ends[partition]:
@@ -352,7 +365,8 @@ def read_after(bootstrap: str, position: Position, timeout_s: float) -> list[tup
 
 def _stored_doc(key: str, fields: dict[str, str]) -> tuple[DocumentEvent, str | None, float | None]:
     try:
-        event = DocumentEvent(event_id=fields["event_id"], key=key, content=fields["content"], version=int(fields["version"]))
+        version = int(fields["version"])
+        event = DocumentEvent(event_id=fields["event_id"], key=key, content=fields["content"], version=version)
         applied_at = float(fields["applied_at"]) if fields.get("applied_at") else None
     except (KeyError, ValueError) as exc:
         raise BackupError(f"snapshot doc {key!r} lacks a valid {exc}; each doc needs {', '.join(DOC_FIELDS)}") from None
@@ -454,13 +468,16 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--alerts-topic", default=BackupConfig.alerts_topic)
     common.add_argument("--timeout", type=float, default=BackupConfig.timeout_s, help="seconds allowed per Kafka read")
     sub = parser.add_subparsers(dest="command", required=True)
-    snap = sub.add_parser("snapshot", parents=[common], help="take one snapshot (--out) or one every --every seconds (--dir)")
+    snap = sub.add_parser(
+        "snapshot", parents=[common], help="take one snapshot (--out) or one every --every seconds (--dir)"
+    )
     target = snap.add_mutually_exclusive_group(required=True)
     target.add_argument("--out", type=Path, help="write one snapshot to this file")
     target.add_argument("--dir", type=Path, help="write scheduled snapshots into this directory until Ctrl-C")
     snap.add_argument("--every", type=float, default=60.0, help="seconds between scheduled snapshots (with --dir)")
     snap.add_argument("--keep", type=int, default=10, help="snapshots kept in --dir")
-    for name, text in (("restore", "wipe the documents and load a snapshot"), ("recover", "restore, then replay the topics")):
+    commands = (("restore", "wipe the documents and load a snapshot"), ("recover", "restore, then replay the topics"))
+    for name, text in commands:
         command = sub.add_parser(name, parents=[common], help=text)
         command.add_argument("snapshot", type=Path, help="the snapshot file")
     return parser
@@ -485,11 +502,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "snapshot":
             if not args.every > 0 or args.keep < 1:
                 parser.error(f"--every={args.every:g} --keep={args.keep}: expected seconds > 0 and keep >= 1")
-            with BackupSchedule(config, args.dir, args.every, args.keep) as schedule:
-                try:
-                    threading.Event().wait()
-                except KeyboardInterrupt:
-                    pass
+            with BackupSchedule(config, args.dir, args.every, args.keep) as schedule, contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait()
             print(json.dumps({"snapshots": [str(p) for p in schedule.snapshots()], "errors": schedule.errors}))
         elif args.command == "restore":
             print(json.dumps({"restored_docs": restore(config, Snapshot.load(args.snapshot))}))

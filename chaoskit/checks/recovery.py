@@ -38,7 +38,8 @@ def check_recovery(
     dlq = recovery.get("dlq", {})
     did = (
         f"restored {recovery.get('restored_docs', 0)} docs, replayed {requests.get('read', 0)} requests "
-        f"({requests.get('applied', 0)} applied) and {dlq.get('read', 0)} DLQ records ({dlq.get('applied', 0)} applied) "
+        f"({requests.get('applied', 0)} applied) and {dlq.get('read', 0)} DLQ records "
+        f"({dlq.get('applied', 0)} applied) "
         f"in {float(recovery.get('took_s', 0.0)):.2f} s"
     )
     when = f", converged {converged_after_s:.2f} s after recovery" if converged_after_s is not None else ""

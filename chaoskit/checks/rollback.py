@@ -94,6 +94,7 @@ def check_rollback(
 
     # -- stable serves all --------------------------------------------------------------
     stable = set(stable_members)
+    stable_names = ", ".join(sorted(stable))
     owners = assignment.owners()
     misplaced = 0
     for partition, owned_by in sorted(owners.items()):
@@ -101,12 +102,11 @@ def check_rollback(
             continue
         misplaced += 1
         observed = "unassigned" if not owned_by else f"assigned to {', '.join(owned_by)}"
-        offenders.append(Offender(
-            None, None, f"partition {partition} of {assignment.topic} owned by one stable member ({', '.join(sorted(stable))})",
-            f"{observed} (group state {assignment.state})",
-        ))
+        expected = f"partition {partition} of {assignment.topic} owned by one stable member ({stable_names})"
+        offenders.append(Offender(None, None, expected, f"{observed} (group state {assignment.state})"))
     if not assignment.stable:
-        offenders.append(Offender(None, None, f"group {assignment.group} settled (STABLE)", f"state {assignment.state}"))
+        settled = f"group {assignment.group} settled (STABLE)"
+        offenders.append(Offender(None, None, settled, f"state {assignment.state}"))
     serving_text = (
         f"{len(owners) - misplaced}/{len(owners)} partitions on stable members "
         f"({', '.join(sorted({o[0] for o in owners.values() if len(o) == 1 and o[0] in stable}))})"
@@ -129,9 +129,9 @@ def check_rollback(
         path = paths[event_id]
         trace_id = next((o.trace_id for o in path if o.trace_id), None)
         if event_id in lost:
+            observed = f"{describe(path, origin)}; never applied nor dead-lettered"
             offenders.append(Offender(
-                event_id, trace_id, "applied or dead-lettered", f"{describe(path, origin)}; never applied nor dead-lettered",
-                event_window(timeline, path, origin),
+                event_id, trace_id, "applied or dead-lettered", observed, event_window(timeline, path, origin)
             ))
         else:
             offenders.append(Offender(

@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     common = _Parser(add_help=False)
     common.add_argument("--env", help="environment id (default: the newest running one)")
-    common.add_argument("--component", default=DEFAULT_COMPONENT, help=f"service to deploy (default {DEFAULT_COMPONENT})")
+    common.add_argument("--component", default=DEFAULT_COMPONENT,
+                        help=f"service to deploy (default {DEFAULT_COMPONENT})")
     status = sub.add_parser("status", parents=[common], help="members, their versions and the partitions they serve")
     status.add_argument("--json", action="store_true", help="print one JSON object")
     for name, text in (("canary", "deploy a version as a canary"), ("rolling", "replace members one by one")):
@@ -63,7 +64,8 @@ def _runtime(env_id: str | None) -> ProcessRuntime:
     if env_id:
         record = next((r for r in records if r.id == env_id), None)
         if record is None:
-            raise ConfigError(f"no environment {env_id!r}; running environments: {', '.join(r.id for r in records) or 'none'}")
+            known = ", ".join(r.id for r in records) or "none"
+            raise ConfigError(f"no environment {env_id!r}; running environments: {known}")
     elif records:
         record = records[-1]
     else:

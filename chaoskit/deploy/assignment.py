@@ -86,8 +86,8 @@ def _read(admin: AdminClient, bootstrap: str, group: str, topic: str, timeout_s:
         raise ChaoskitError(f"topic {topic!r} does not exist on {bootstrap}; the group {group!r} cannot serve it")
     description = admin.describe_consumer_groups([group], request_timeout=timeout_s)[group].result(timeout_s)
     members = tuple(
-        (member.client_id, tuple(sorted(tp.partition for tp in member.assignment.topic_partitions if tp.topic == topic)))
-        for member in description.members
+        (m.client_id, tuple(sorted(tp.partition for tp in m.assignment.topic_partitions if tp.topic == topic)))
+        for m in description.members
     )
     return Assignment(group, topic, len(metadata.partitions), description.state.name, members)
 

@@ -62,7 +62,9 @@ def canary_deploy(
             decision = canary
         else:
             new.append(canary)
-            decision = judge(fleet, canary, stable, policy, interval_s=interval_s, rebalance_timeout_s=rebalance_timeout_s)
+            decision = judge(
+                fleet, canary, stable, policy, interval_s=interval_s, rebalance_timeout_s=rebalance_timeout_s
+            )
     except BaseException:
         journal.close_window(window, time.time())
         abandon(fleet, journal, new)
@@ -73,7 +75,9 @@ def canary_deploy(
             new.append(fleet.start(f"{component}#{version.name}-{index}", version))
         for member in stable:
             fleet.retire(member)
-        serving = fleet.wait_served_by([m.name for m in new], f"promotion: every partition on {version.name}", rebalance_timeout_s)
+        serving = fleet.wait_served_by(
+            [m.name for m in new], f"promotion: every partition on {version.name}", rebalance_timeout_s
+        )
         finished = time.time()
         journal.record(
             "promote", decision.reason, target=component, at=finished, version=version.name,
@@ -104,4 +108,6 @@ def abandon(fleet: Fleet, journal: Journal, new: list[Member]) -> None:
     for member in new:
         if member.name in live:
             fleet.runtime.remove_instance(member.name, graceful=False)
-    journal.record("abandoned", "deploy interrupted; its new instances were removed", target=fleet.component, level="error")
+    journal.record(
+        "abandoned", "deploy interrupted; its new instances were removed", target=fleet.component, level="error"
+    )

@@ -80,7 +80,8 @@ class Fleet:
         base_endpoint = self.runtime.endpoint(self.component)
         version = self.version_of(base_endpoint)
         if version is not None:
-            found.append(Member(self.component, version, base_endpoint, self.runtime.log_path(self.component), base=True))
+            log = self.runtime.log_path(self.component)
+            found.append(Member(self.component, version, base_endpoint, log, base=True))
         for name, endpoint in sorted(self.runtime.instances(self.component).items()):
             version = self.version_of(endpoint)
             if version is not None:

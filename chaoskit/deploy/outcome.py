@@ -52,4 +52,5 @@ class DeployOutcome:
     def summary(self) -> str:
         """One line for reports: ``canary v2-bad: rollback after 4.1 s (rollback: canary error rate ...)``."""
         took = self.finished_at - self.started_at
-        return f"{self.strategy} {self.version} (stable {self.stable_version}): {self.action} after {took:.1f} s — {self.reason}"
+        head = f"{self.strategy} {self.version} (stable {self.stable_version})"
+        return f"{head}: {self.action} after {took:.1f} s — {self.reason}"

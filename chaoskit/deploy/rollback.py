@@ -71,7 +71,8 @@ def roll_back(
     for member in remove:
         fleet.retire(member)
     restored = [*restored_already, *(fleet.restore(m).name for m in restore)]
-    serving = fleet.wait_served_by(keep, f"rollback: every partition of {fleet.topic} back on {', '.join(sorted(keep))}", timeout_s)
+    what = f"rollback: every partition of {fleet.topic} back on {', '.join(sorted(keep))}"
+    serving = fleet.wait_served_by(keep, what, timeout_s)
     finished = time.time()
     figures = {**(figures or {}), "rollback_took_s": round(finished - started, 3)}
     removed = [m.name for m in remove]
@@ -93,7 +94,8 @@ def roll_back(
         except AlertNotSent as err:
             journal.record("alert-failed", str(err), target=alerts_topic, level="error")
     return RollbackOutcome(
-        reason, from_version, to_version, started, finished, tuple(removed), tuple(restored), serving, alert_sent, figures
+        reason, from_version, to_version, started, finished, tuple(removed), tuple(restored), serving, alert_sent,
+        figures,
     )
 
 

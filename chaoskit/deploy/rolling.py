@@ -89,7 +89,9 @@ def rolling_deploy(
             "rolling", component, version.name, stable_version, Action.ROLLBACK, decision.reason, decision.figures,
             started, decided, rolled.finished_at, tuple(new), rolled.serving, rolled, tuple(journal.entries[first:]),
         )
-    serving = fleet.wait_served_by([m.name for m in new], f"rolling: every partition on {version.name}", rebalance_timeout_s)
+    serving = fleet.wait_served_by(
+        [m.name for m in new], f"rolling: every partition on {version.name}", rebalance_timeout_s
+    )
     finished = time.time()
     reason = f"promote: all {len(order)} members replaced by {version.name}"
     journal.record("promote", reason, target=component, at=finished, version=version.name, serving=serving.to_dict(),

@@ -57,5 +57,6 @@ def bad_version(name: str = "v2-bad", fail_rate: float = 0.5, extra_latency_ms: 
 
 
 def _check_number(field: str, value: object, low: float, high: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+    number = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if not number or not low <= value <= high:  # type: ignore[operator]
         raise ConfigError(f"Version.{field}={value!r} is not allowed; expected a number in [{low:g}, {high:g}]")
