@@ -7,9 +7,10 @@
 
 Modules: ``version`` (what to deploy, including bad versions), ``policy`` and
 ``decision`` (the pure rule), ``metrics`` and ``watch`` (per-instance figures over a
-window), ``fleet`` and ``assignment`` (the processes and the group's partitions),
-``canary``, ``rolling`` and ``rollback`` (the strategies), ``journal`` and ``alerts``
-(what every decision leaves behind), ``traffic`` (steady requests for experiments).
+window), ``fleet``, ``stable`` and ``assignment`` (the processes and the group's
+partitions), ``canary``, ``rolling`` and ``rollback`` (the strategies) with ``outcome``,
+``journal`` and ``alerts`` (what every decision leaves behind), ``traffic`` and
+``evidence`` (steady requests for experiments and what they judge afterwards).
 ``python -m chaoskit.deploy`` is the command line.
 """
 

@@ -2,7 +2,8 @@
 
 A bad policy must fail before any instance starts (principle 7), with the field, the
 value and what is allowed, because a typo here (a rate of 5 instead of 0.05) would
-silently promote every bad version.
+silently promote every bad version. Plain checks rather than pydantic: six fields, and
+the messages read like the rest of chaoskit's (``Policy.field=value is not allowed; ...``).
 """
 
 from __future__ import annotations

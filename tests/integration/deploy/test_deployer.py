@@ -111,5 +111,5 @@ def test_the_command_line_shows_status_and_rolls_back(fleet: Fleet, chaos_env: A
     assert [m.name for m in Fleet(chaos_env).members()] == [BASE]
     assert deploy_cli(["rollback", "--env", chaos_env.env_id]) == 0
     assert "nothing to roll back: every member runs stable" in capsys.readouterr().out
-    with pytest.raises(ConfigError, match="Policy.max_dlq_rate=2.0 is not allowed"):
+    with pytest.raises(ConfigError, match=r"Policy\.max_dlq_rate=2\.0 is not allowed"):
         deploy_cli(["canary", "--env", chaos_env.env_id, "--version", "v7", "--policy", "max_dlq_rate=2"])
