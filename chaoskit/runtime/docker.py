@@ -411,8 +411,13 @@ class DockerRuntime:
                 return f"the container exited with code {code}"
             return None
 
+        def ready() -> bool:
+            # a service without a health path is ready when running; checked after the
+            # probe, so a container that exits at once is not taken for ready
+            return unit.healthy() and exited() is None
+
         try:
-            health.wait_for(unit.healthy, self.start_timeout_s, f"{comp.name} health", interval_s=POLL_S, abort=exited)
+            health.wait_for(ready, self.start_timeout_s, f"{comp.name} health", interval_s=POLL_S, abort=exited)
         except health.DeadlineExceeded as err:
             raise ComponentStartError(comp.name, str(err), self._tail(comp.name)) from None
 

@@ -16,11 +16,12 @@ import redis
 import requests
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from chaoskit.errors import ChaoskitError
+from chaoskit.errors import ChaoskitError, ComponentStartError, ConfigError
 from chaoskit.runtime import docker_api
 from chaoskit.runtime.docker import DockerRuntime, sweep_orphans
+from chaoskit.runtime.docker_images import Images
 from chaoskit.runtime.health import kafka_brokers, wait_for
-from chaoskit.runtime.state import state_root
+from chaoskit.runtime.state import EnvRecord, state_root
 from chaoskit.topology import load_topology
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
@@ -108,8 +109,10 @@ def test_disabling_one_link_cuts_that_client_only(runtime):
         runtime.toxiproxy.set_enabled("producer--kafka", True)
 
 
-def test_status_json_from_the_runtime(runtime):
-    status = json.loads(json.dumps(runtime.status()))
+def test_status_json_of_an_attached_runtime(runtime):
+    """What the CLI shows: another runtime object attached to the environment's record."""
+    attached = DockerRuntime.attach(EnvRecord.load(runtime.dir), runtime.topology)
+    status = json.loads(json.dumps(attached.status()))
     assert status["environment"] == runtime.env_id and status["runtime"] == "docker"
     assert set(status["components"]) == {"kafka", "redis", "toxiproxy", "producer", "consumer"}
     for name, comp in status["components"].items():
@@ -231,3 +234,42 @@ def test_a_missing_docker_api_is_a_clear_error(monkeypatch):
         DockerRuntime(load_topology(MINIMAL), owner_pid=os.getpid()).up()
     message = str(info.value)
     assert "DOCKER_HOST" in message and "--chaos-runtime=process" in message and "/nonexistent.sock" in message
+
+
+_BROKEN = """
+name: {name}
+services:
+  kafka: {{image: apache/kafka:4.3.1, x-chaoskit: {{kind: kafka}}}}
+  toxiproxy: {{image: ghcr.io/shopify/toxiproxy:2.12.0, x-chaoskit: {{kind: toxiproxy}}}}
+  app:
+    image: python:3.11-slim
+    x-chaoskit:
+      kind: service
+      health: /health
+      command: ["{{python}}", "-c", "import sys; print('boom', flush=True); sys.exit(3)"]
+"""
+
+
+def test_a_component_that_cannot_start_is_named_and_nothing_is_left(engine, tmp_path):
+    name = f"chaoskit-broken-{uuid.uuid4().hex[:6]}"
+    broken = tmp_path / "broken.yml"
+    broken.write_text(_BROKEN.format(name=name))
+    rt = DockerRuntime(load_topology(broken), owner_pid=os.getpid(), client=engine, start_timeout_s=60)
+    with pytest.raises(ComponentStartError) as info:
+        rt.up()
+    assert info.value.component == "app"
+    assert "exited with code 3" in info.value.reason and "boom" in info.value.log_tail
+    assert rt.record is None
+    assert engine.containers.list(all=True, filters={"label": f"{docker_api.PROJECT}={name}"}) == []
+
+
+def test_the_compose_image_set_runs_the_compose_files_images(engine, monkeypatch):
+    monkeypatch.setenv("CHAOSKIT_DOCKER_IMAGES", "compose")
+    monkeypatch.setenv("CHAOSKIT_IMAGE_REDIS", "redis:7.2")
+    images = Images.from_env(load_topology(REFERENCE), engine)
+    assert (images.kafka, images.redis, images.toxiproxy) == ("apache/kafka:4.3.1", "redis:7.2", "ghcr.io/shopify/toxiproxy:2.12.0")
+    assert images.services["workflow-service"] == "chaoskit-reference-workflow-service"
+    assert "chaoskit-reference-workflow-service" in images.built and not images.mount_source
+    monkeypatch.setenv("CHAOSKIT_DOCKER_IMAGES", "podman")
+    with pytest.raises(ConfigError, match="CHAOSKIT_DOCKER_IMAGES='podman'.*local, compose"):
+        Images.from_env(load_topology(REFERENCE), engine)
