@@ -34,7 +34,6 @@ class Reading:
     consumed: int = 0
     failed: int = 0
     dead_lettered: int = 0
-    assigned_partitions: int = 0
 
     def minus(self, baseline: Reading) -> Reading:
         return Reading(
@@ -42,7 +41,6 @@ class Reading:
             self.consumed - baseline.consumed,
             self.failed - baseline.failed,
             self.dead_lettered - baseline.dead_lettered,
-            self.assigned_partitions,
         )
 
 
@@ -58,7 +56,6 @@ def read_metrics(endpoint: str, timeout_s: float = PROBE_TIMEOUT_S) -> Reading:
             consumed=int(data["consumed"]),
             failed=int(data["failed"]),
             dead_lettered=int(data["dead_lettered"]),
-            assigned_partitions=int(data.get("assigned_partitions", 0)),
         )
     except (requests.RequestException, ValueError, KeyError, TypeError) as err:
         raise MetricsUnavailable(f"{url}: {err.__class__.__name__}: {err}") from None
