@@ -156,3 +156,12 @@ def test_the_driver_exits_when_its_parent_dies(load_minimal_env: ProcessRuntime,
             parent.wait(timeout=10)
         if driver is not None and driver.is_running():
             driver.kill()
+
+
+def test_an_open_ended_run_stops_itself_at_max_duration(load_minimal_env: ProcessRuntime, tmp_path: Path) -> None:
+    with kafka_runner(load_minimal_env, tmp_path).run(
+        user="kafka", users=1, rate=20, max_duration_s=3, key_prefix="bounded-it",
+    ) as run:
+        wait_for(lambda: not run.running(), 30, "the driver to stop at max_duration_s")
+    assert run.result.complete and run.result.stop_reason == "max_duration_s"
+    assert run.result.records and run.result.totals.failures == 0
