@@ -1,0 +1,24 @@
+"""Verdicts: pure functions of a History (plus final state, timeline and parameters)
+that return a CheckResult explaining itself."""
+
+from chaoskit.checks.consistency import check_consistency, check_convergence
+from chaoskit.checks.delivery import check_delivery
+from chaoskit.checks.dlq import check_dlq
+from chaoskit.checks.ordering import check_ordering
+from chaoskit.checks.result import CheckResult, Offender
+from chaoskit.checks.retry import backoff_s, check_retry
+from chaoskit.checks.slo import Slo, check_slo
+
+__all__ = [
+    "CheckResult",
+    "Offender",
+    "Slo",
+    "backoff_s",
+    "check_consistency",
+    "check_convergence",
+    "check_delivery",
+    "check_dlq",
+    "check_ordering",
+    "check_retry",
+    "check_slo",
+]

@@ -1,0 +1,96 @@
+"""DLQ: the dead-letter queue holds exactly the events whose processing failed.
+
+Every event with a ``failed`` observation must be parked (``dead-lettered``), and every
+DLQ entry must belong to an event that failed and carry what operations need to act on
+it: the cause (``error``), the attempt count (a positive integer, no more than the
+failures observed) and the event's own trace id. An entry for an event that never
+failed is unrelated and breaks the check too.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import compress
+from typing import Any
+
+from chaoskit.checks.fate import describe, event_window, origin_of, window_label
+from chaoskit.checks.result import CheckResult, Offender, name_ids
+from chaoskit.observe.history import History, Kind
+from chaoskit.observe.timeline import Timeline
+
+NAME = "dlq"
+
+
+def check_dlq(history: History, timeline: Timeline | None = None) -> CheckResult:
+    failed = history.select(Kind.FAILED)
+    parked = history.select(Kind.DEAD_LETTERED)
+    failures = Counter(failed.event)
+    parked_set = set(parked.event)
+    traces = _own_traces(history, parked_set)
+    ids = history.event_ids()
+
+    problems: dict[str, list[tuple[float | None, str, str]]] = {}  # event -> (entry time, expected, observed)
+    entries = zip(parked.time, parked.event, parked.trace_id, parked.field("error"), parked.field("attempts"))
+    for at, event, trace, error, attempts in entries:
+        faults = _entry_faults(error, attempts, trace, traces[event], failures[event])
+        if faults:
+            expected = "a failed event, with error, attempts and its trace id" if failures[event] else "no DLQ entry (the event never failed)"
+            problems.setdefault(ids[event], []).append((at, expected, "; ".join(faults)))
+    for event in failures.keys() - parked_set:
+        problems[ids[event]] = [(None, "parked in the DLQ with its error, attempt count and trace id", "never dead-lettered")]
+
+    paths = history.for_events(problems)
+    origin = origin_of(history, timeline)
+    offenders = []
+    for event_id, found in sorted(problems.items(), key=lambda item: paths[item[0]][0].time if paths[item[0]] else 0.0):
+        observations = paths[event_id]
+        path = describe(observations, origin)
+        trace = next((o.trace_id for o in observations if o.trace_id and o.kind is not Kind.DEAD_LETTERED), None)
+        for at, expected, fault in found:
+            if at is None:
+                offenders.append(Offender(event_id, trace, expected, f"{path}; {fault}", event_window(timeline, observations, origin)))
+            else:
+                observed = f"DLQ entry at {at - origin:.2f}s {fault}; path: {path}"
+                offenders.append(Offender(event_id, trace, expected, observed, window_label(timeline, at, at, origin)))
+
+    count = len(parked.time)
+    if offenders:
+        summary = (
+            f"{len(problems)} events break the DLQ contract ({name_ids(offenders)}); "
+            f"{len(failures)} events failed, {len(parked_set)} events in the DLQ ({count} entries)"
+        )
+    else:
+        summary = f"the DLQ holds exactly the {len(failures)} failed events ({count} entries), each with error, attempts and trace id"
+    return CheckResult(NAME, not offenders, summary, tuple(offenders))
+
+
+def _own_traces(history: History, events: set[int]) -> dict[int, str | None]:
+    """Each event's own trace id: the one it was acked with, else the one it was first recorded with."""
+    acked = history.select(Kind.ACKED)
+    traces: dict[int, str | None] = {}
+    for event, trace in compress(zip(acked.event, acked.trace_id), map(events.__contains__, acked.event)):
+        traces.setdefault(event, trace)
+    missing = events - traces.keys()
+    if missing:
+        ids = history.event_ids()
+        first = history.traces_of([ids[n] for n in missing])
+        traces.update((n, first.get(ids[n])) for n in missing)
+    return traces
+
+
+def _entry_faults(error: Any, attempts: Any, entry_trace: str | None, trace: str | None, failures: int) -> list[str]:
+    """What is wrong with one DLQ entry, as short phrases (empty if nothing)."""
+    faults: list[str] = []
+    if not failures:
+        faults.append("for an event with no failed processing")
+    if not str(error or "").strip():
+        faults.append("has no error (cause)")
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+        faults.append(f"has no valid attempt count (attempts={attempts!r})")
+    elif failures and attempts > failures:
+        faults.append(f"claims {attempts} attempts but {failures} failures were observed")
+    if not entry_trace:
+        faults.append("has no trace id")
+    elif trace and entry_trace != trace:
+        faults.append(f"carries trace {entry_trace}, not the event's trace {trace}")
+    return faults

@@ -1,0 +1,183 @@
+"""Retry: failed events are retried with the configured backoff, and give up loudly.
+
+The policy under test: after attempt ``n`` fails, attempt ``n + 1`` waits at least
+``min(cap_s, base_s * factor ** (n - 1))`` ("retry after x seconds"), measured from
+that failure (its ``failed_at`` detail, else the time it was observed; or from attempt
+``n``'s start when no failure was logged), within ``tolerance_s``; there are never more than ``max_attempts`` attempts; and when the last
+allowed attempt fails, exactly one alert is raised. An alert for an event that was not
+exhausted (or was applied after all) is a false alarm and fails the check as well.
+
+Attempts are ``attempted`` observations, numbered by their ``attempt`` detail when
+present, else by their order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import compress
+from typing import Any
+
+from chaoskit.checks.fate import describe, effect_rows, event_window, origin_of, window_label
+from chaoskit.checks.result import CheckResult, Offender, name_ids
+from chaoskit.errors import ConfigError
+from chaoskit.observe.history import Columns, History, Kind
+from chaoskit.observe.timeline import Timeline
+
+NAME = "retry"
+
+
+@dataclass(frozen=True)
+class Policy:
+    base_s: float
+    factor: float
+    cap_s: float
+    max_attempts: int
+    tolerance_s: float
+
+    def backoff_s(self, failed_attempt: int) -> float:
+        return backoff_s(failed_attempt, self.base_s, self.factor, self.cap_s)
+
+    def __str__(self) -> str:
+        return f"base {self.base_s:g}s × {self.factor:g}^(n-1), cap {self.cap_s:g}s, tolerance {self.tolerance_s:g}s"
+
+
+@dataclass
+class _Tries:
+    """One suspect event's attempts (time, number), failure times, alerts and last effect."""
+
+    attempts: list[tuple[float, int]] = field(default_factory=list)
+    failures: list[float] = field(default_factory=list)
+    alerts: int = 0
+    last_effect: float | None = None
+
+
+def backoff_s(failed_attempt: int, base_s: float, factor: float, cap_s: float) -> float:
+    """The minimum wait after attempt ``failed_attempt`` (1-based) failed."""
+    return min(cap_s, base_s * factor ** (failed_attempt - 1))
+
+
+def check_retry(
+    history: History,
+    base_s: float,
+    factor: float,
+    cap_s: float,
+    max_attempts: int,
+    tolerance_s: float = 0.05,
+    timeline: Timeline | None = None,
+) -> CheckResult:
+    policy = Policy(base_s, factor, cap_s, max_attempts, tolerance_s)
+    _validate(policy)
+    tries = _suspects(history)
+    breaches: dict[str, list[tuple[str, str, float | None]]] = {}  # event -> (expected, observed, moment)
+    retried = exhausted = 0
+    for event_id, event in tries.items():
+        found = breaches.setdefault(event_id, [])
+        retried += len(event.attempts) > 1
+        found += _early(event, policy)
+        most = max([len(event.attempts), *(n for _, n in event.attempts)])
+        if most > max_attempts:
+            found.append((f"at most {max_attempts} attempts", f"{most} attempts", None))
+        gave_up = _gave_up(event, most, max_attempts)
+        exhausted += gave_up
+        if gave_up and event.alerts != 1:
+            what = "no alert" if not event.alerts else f"{event.alerts} alerts"
+            found.append(("exactly one alert once the last attempt failed", f"{what} after the last of {max_attempts} attempts failed", None))
+        elif event.alerts and not gave_up:
+            observed = f"{event.alerts} alert(s) although the event was not exhausted ({len(event.attempts)} of {max_attempts} attempts, the last one not failed)"
+            found.append(("no alert before the last allowed attempt failed", observed, None))
+        if not found:
+            del breaches[event_id]
+
+    offenders = list(_offenders(history, breaches, timeline))
+    if offenders:
+        summary = (
+            f"{len(breaches)} events break the retry policy ({name_ids(offenders)}); {retried} events retried, "
+            f"{exhausted} exhausted; {policy}, max {max_attempts} attempts"
+        )
+    else:
+        summary = (
+            f"{retried} retried events respected the backoff ({policy}) and max {max_attempts} attempts; "
+            f"{exhausted} exhausted events raised exactly one alert each"
+        )
+    return CheckResult(NAME, not offenders, summary, tuple(offenders))
+
+
+def _suspects(history: History) -> dict[str, _Tries]:
+    """The events worth a look (retried, failed or alerted), gathered column-wise."""
+    attempted, failed, alerted = (history.select(k) for k in (Kind.ATTEMPTED, Kind.FAILED, Kind.ALERTED))
+    counts = Counter(attempted.event)
+    wanted = {n for n, count in counts.items() if count > 1} | set(failed.event) | set(alerted.event)
+    tries: dict[int, _Tries] = {}
+    for at, event, number in _rows(attempted, wanted, "attempt"):
+        attempts = tries.setdefault(event, _Tries()).attempts
+        attempts.append((at, number if isinstance(number, int) and not isinstance(number, bool) else len(attempts) + 1))
+    for at, event, failed_at in _rows(failed, wanted, "failed_at"):
+        # the service's own failure time, which its backoff counts from, when it logged one
+        tries.setdefault(event, _Tries()).failures.append(failed_at if isinstance(failed_at, (int, float)) else at)
+    for _, event in _rows(alerted, wanted):
+        tries.setdefault(event, _Tries()).alerts += 1
+    applied = history.select(Kind.APPLIED)
+    for at, event in compress(zip(applied.time, applied.event), effect_rows(applied)):
+        if event in wanted:
+            tries[event].last_effect = at
+    ids = history.event_ids()
+    return {ids[n]: event for n, event in tries.items()}
+
+
+def _rows(columns: Columns, wanted: set[int], *fields: str) -> Iterator[tuple[Any, ...]]:
+    """(time, event number, *fields) of the rows whose event is wanted."""
+    rows = zip(columns.time, columns.event, *(columns.field(f) for f in fields))
+    return compress(rows, map(wanted.__contains__, columns.event))
+
+
+def _early(event: _Tries, policy: Policy) -> list[tuple[str, str, float | None]]:
+    """Every attempt that came sooner than its backoff after the previous one."""
+    early: list[tuple[str, str, float | None]] = []
+    for (started, number), (at, next_number) in zip(event.attempts, event.attempts[1:]):
+        failures = [t for t in event.failures if started <= t <= at]
+        since, reference = (failures[-1], "failed") if failures else (started, "started")
+        wait = policy.backoff_s(number)
+        gap = at - since
+        if gap < wait - policy.tolerance_s:
+            expected = f"attempt {next_number} at least {wait:.2f}s after attempt {number} {reference} ({policy})"
+            observed = f"attempt {next_number} came {gap:.2f}s after attempt {number} {reference}"
+            early.append((expected, observed, at))
+    return early
+
+
+def _gave_up(event: _Tries, most: int, max_attempts: int) -> bool:
+    """The last allowed attempt ran and failed, and nothing applied the event afterwards."""
+    if not event.attempts or most < max_attempts:
+        return False
+    last = event.attempts[-1][0]
+    failed_last = any(t >= last for t in event.failures)
+    applied_after = event.last_effect is not None and event.last_effect >= last
+    return failed_last and not applied_after
+
+
+def _offenders(history: History, breaches: dict[str, list[tuple[str, str, float | None]]], timeline: Timeline | None) -> Iterator[Offender]:
+    paths = history.for_events(breaches)
+    origin = origin_of(history, timeline)
+    for event_id, found in breaches.items():
+        observations = paths[event_id]
+        trace = next((o.trace_id for o in observations if o.trace_id), None)
+        path = describe(observations, origin)
+        for expected, observed, moment in found:
+            window = event_window(timeline, observations, origin) if moment is None else window_label(timeline, moment, moment, origin)
+            when = "" if moment is None else f" at {moment - origin:.2f}s"
+            yield Offender(event_id, trace, expected, f"{observed}{when}: {path}", window)
+
+
+def _validate(policy: Policy) -> None:
+    rules = [
+        ("base_s", policy.base_s, policy.base_s > 0, "a number of seconds > 0"),
+        ("factor", policy.factor, policy.factor >= 1, "a number ≥ 1"),
+        ("cap_s", policy.cap_s, policy.cap_s >= policy.base_s, f"a number of seconds ≥ base_s ({policy.base_s:g})"),
+        ("max_attempts", policy.max_attempts, isinstance(policy.max_attempts, int) and policy.max_attempts >= 1, "an integer ≥ 1"),
+        ("tolerance_s", policy.tolerance_s, policy.tolerance_s >= 0, "a number of seconds ≥ 0"),
+    ]
+    for name, value, ok, allowed in rules:
+        if not ok:
+            raise ConfigError(f"check_retry: {name}={value!r} is not allowed; expected {allowed}")

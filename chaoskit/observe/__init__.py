@@ -1,0 +1,31 @@
+"""Observation: what happened to every event (History), when faults were on (Timeline),
+and the recorder that builds the History from Kafka, the services' logs and Redis."""
+
+from chaoskit.observe.history import Columns, History, HistoryFormatError, Kind, Observation
+from chaoskit.observe.recorder import Recorder, RecorderStats, reconcile
+from chaoskit.observe.records import Record, Topics, UnparseableRecord, observation_from_record
+from chaoskit.observe.logs import LogRead, UnparseableLine, observation_from_log_line, read_logs
+from chaoskit.observe.state import read_state
+from chaoskit.observe.timeline import FaultWindow, Timeline
+
+__all__ = [
+    "Columns",
+    "FaultWindow",
+    "History",
+    "HistoryFormatError",
+    "Kind",
+    "LogRead",
+    "Observation",
+    "Record",
+    "Recorder",
+    "RecorderStats",
+    "Timeline",
+    "Topics",
+    "UnparseableLine",
+    "UnparseableRecord",
+    "observation_from_log_line",
+    "observation_from_record",
+    "read_logs",
+    "read_state",
+    "reconcile",
+]
