@@ -60,11 +60,13 @@ class ToxicFault(Fault):
             self._state.toxiproxy.add_toxic(proxy, toxic)
 
     def _remove(self, toxic: str) -> None:
-        """Remove a toxic; one that is already gone (a reset, an add that never landed) is healed."""
+        """Remove a toxic; one that is already gone (a reset, an add that never landed, its
+        proxy deleted) is healed."""
         api = self._state.toxiproxy
         proxy = self.link.proxy_name
         try:
             api.remove_toxic(proxy, toxic)
         except ToxiproxyError:
-            if any(t.name == toxic for t in api.toxics(proxy)):
+            still = api.proxies().get(proxy)
+            if still is not None and any(t.name == toxic for t in still.toxics):
                 raise
