@@ -58,15 +58,17 @@ ensure_tools() {
   command -v podman >/dev/null || missing+=(podman)
   command -v runc >/dev/null || missing+=(runc)
   command -v debootstrap >/dev/null || missing+=(debootstrap)
+  # the init the API's `Init: true` runs as PID 1 (Debian's podman only recommends it)
+  [ -x /usr/libexec/podman/catatonit ] || command -v catatonit >/dev/null || missing+=(catatonit)
   [ ${#missing[@]} -eq 0 ] && return 0
   command -v apt-get >/dev/null \
-    || die "${missing[*]} not installed and apt-get is not available to install them; install podman, runc and debootstrap with your package manager" $NO_ENGINE
+    || die "${missing[*]} not installed and apt-get is not available to install them; install podman, runc, debootstrap and catatonit with your package manager" $NO_ENGINE
   say "installing ${missing[*]} with apt-get ..."
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get update -q >/dev/null \
-    || die "apt-get update failed (needs root or passwordless sudo); install podman, runc and debootstrap by hand" $NO_ENGINE
-  as_root apt-get install -y -q --no-install-recommends podman runc debootstrap uidmap >/dev/null \
-    || die "apt-get install podman runc debootstrap failed" $NO_ENGINE
+    || die "apt-get update failed (needs root or passwordless sudo); install podman, runc, debootstrap and catatonit by hand" $NO_ENGINE
+  as_root apt-get install -y -q --no-install-recommends podman runc debootstrap uidmap catatonit >/dev/null \
+    || die "apt-get install podman runc debootstrap catatonit failed" $NO_ENGINE
 }
 
 ensure_conf() {
@@ -91,9 +93,11 @@ ensure_components() {
 }
 
 inputs_hash() {
-  # Everything that ends up in the image; a change in any of them means a rebuild.
+  # Everything that ends up in the image (the recipe is build_image's own text, so editing
+  # the rest of this script does not rebuild); a change in any of them means a rebuild.
   {
-    cat "$0" "$IMAGES/service-requirements.txt"
+    declare -f build_image
+    cat "$IMAGES/service-requirements.txt"
     echo "$PACKAGES"
     (cd "$KAFKA_LIBS" && find . -name '*.jar' -printf '%f %s\n' | sort)
     sha256sum < "$TOXIPROXY_BIN"

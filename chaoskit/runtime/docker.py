@@ -385,6 +385,9 @@ class DockerRuntime:
                 labels=docker_api.labels_for(self.topology.name, self.env_id, comp.name, owner, self._rec.keep),
                 environment=spec.environment,
                 network_mode="host",
+                # an init as PID 1, so the component gets a process's signal semantics: as
+                # PID 1 itself a program without a SIGTERM handler would ignore `stop`
+                init=True,
                 # files the container writes in the bind-mounted env dir stay removable by us
                 user=f"{os.getuid()}:{os.getgid()}",
                 working_dir=spec.working_dir,
