@@ -1,14 +1,23 @@
 """The docker runtime: the environment as containers, driven through the Docker Engine API.
 
 The same topology, port plan and probes as the process runtime (``process.py``), with each
-component in a container on the host network: Kafka, Redis, Toxiproxy and the services
-listen on the plan's 127.0.0.1 ports, so endpoints, per-link proxies and the Kafka
-listener per link are identical, and network faults go through Toxiproxy exactly as
-before. Container faults (stop, kill, pause, restart, wipe) go through the API.
+component in a container. Every component is reached at 127.0.0.1:<plan port>, from the
+host and from the other components alike, so endpoints, per-link proxies and the Kafka
+listener per link (advertised at its proxy's port) are identical, and network faults go
+through Toxiproxy exactly as before. Container faults (stop, kill, pause, restart, wipe)
+go through the API. Two network modes (``network=`` or ``CHAOSKIT_DOCKER_NETWORK``):
+
+* ``host`` (default): the containers share the host's network; nothing is published.
+* ``bridge``: for engines without host networking (Docker Desktop) or to keep the
+  containers off the host's interfaces. A named user network (never the default
+  ``bridge``: Podman's compat API cannot attach to it, podman#23453) holds one small
+  container that owns the network namespace and publishes every plan port on the
+  host's 127.0.0.1; the components join that namespace (``container:<holder>``), so
+  127.0.0.1 means the same thing inside and out. Components bind 0.0.0.0 there, since
+  published traffic arrives on the namespace's interface, not its loopback.
 
 Podman's Docker-compatible API works as the engine (see ``podman.py`` and
-``images/build.sh``): host networking sidesteps its compat gaps around the default
-``bridge`` network and network connect/disconnect.
+``images/build.sh``).
 
 Every container is labelled with its project, environment, component and owning run
 (``docker_api.py``), so ``down`` removes exactly what this environment made, and a crashed
@@ -20,6 +29,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -29,7 +39,8 @@ from confluent_kafka.admin import NewTopic
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
-from chaoskit.errors import ChaoskitError, ComponentStartError
+from chaoskit.errors import ChaoskitError, ComponentStartError, ConfigError
+from chaoskit.faults.toxiproxy import ProxySpec
 from chaoskit.faults.toxiproxy import ToxiproxyAPI
 from chaoskit.runtime import docker_api, health
 from chaoskit.runtime.docker_components import ComponentContainer, KafkaContainer, container_for
@@ -44,6 +55,7 @@ STOP_GRACE_S = 10
 # engine (podman runs one process per call) out of the way of the components.
 POLL_S = 0.2
 _UP = ("running", "paused")
+NETWORK_MODES = ("host", "bridge")
 
 
 class DockerRuntime:
@@ -60,7 +72,14 @@ class DockerRuntime:
         start_timeout_s: float = 120.0,
         images: Images | None = None,
         client: docker.DockerClient | None = None,
+        network: str | None = None,
     ) -> None:
+        network = network or os.environ.get("CHAOSKIT_DOCKER_NETWORK", "").strip() or "host"
+        if network not in NETWORK_MODES:
+            raise ConfigError(
+                f"docker network mode {network!r} (CHAOSKIT_DOCKER_NETWORK) is not one; allowed: {', '.join(NETWORK_MODES)}"
+            )
+        self.network = network
         self.topology = topology
         self.owner_pid = owner_pid
         self.keep = keep
@@ -103,7 +122,7 @@ class DockerRuntime:
     @classmethod
     def attach(cls, record: EnvRecord, topology: Topology) -> "DockerRuntime":
         """Control an environment another process started (the CLI's status and down)."""
-        runtime = cls(topology, keep=record.keep)
+        runtime = cls(topology, keep=record.keep, network=record.extra.get("network", "host"))
         runtime.record = record
         return runtime
 
@@ -179,12 +198,14 @@ class DockerRuntime:
             owner=ProcessRecord.of(self.owner_pid) if self.owner_pid else None,
             keep=self.keep,
             plan=plan.to_json(),
-            extra={"images": images.to_json(), "network": "host"},
+            extra={"images": images.to_json(), "network": self.network},
         )
         self.record.save()
         (self.dir / "logs").mkdir(parents=True, exist_ok=True)
         (self.dir / "data").mkdir(parents=True, exist_ok=True)
         try:
+            if self.network == "bridge":
+                self._start_network()
             self._start_infrastructure()
             self._start_services()
         except BaseException:
@@ -201,7 +222,7 @@ class DockerRuntime:
             if comp is not None:
                 self._run(comp)
         self._wait_healthy(tp)
-        self.toxiproxy.populate([p.spec() for p in self.plan.proxies.values()])
+        self.toxiproxy.populate(self._proxy_specs())
         self._wait_healthy(self._kafka)
         self._create_topics()
         self._verify_kafka_links()
@@ -221,6 +242,7 @@ class DockerRuntime:
         if self.record is None:
             return
         docker_api.remove(docker_api.containers(self.client, self.record.id))
+        docker_api.remove_networks(self.client, self.record.id)
         shutil.rmtree(self.record.dir, ignore_errors=True)
         self.record = None
 
@@ -257,7 +279,7 @@ class DockerRuntime:
         self._wait_healthy(comp)
         if comp.kind == "toxiproxy":
             # Toxiproxy keeps its proxies in memory: a restarted one starts with none.
-            self.toxiproxy.populate([p.spec() for p in self.plan.proxies.values()])
+            self.toxiproxy.populate(self._proxy_specs())
 
     def stop(self, component: str) -> None:
         """SIGTERM (a graceful shutdown), SIGKILL after a grace period."""
@@ -347,8 +369,41 @@ class DockerRuntime:
         return {"environment": rec.id, "runtime": self.name, "topology": rec.topology, "components": components}
 
     # -- internals ------------------------------------------------------------------------
+    @property
+    def _bind(self) -> str:
+        return HOST if self.network == "host" else "0.0.0.0"
+
     def _unit(self, comp: Component) -> ComponentContainer:
-        return container_for(comp, self.topology, self.plan, self.images, self.dir)
+        return container_for(comp, self.topology, self.plan, self.images, self.dir, self._bind)
+
+    def _proxy_specs(self) -> list[ProxySpec]:
+        specs = [p.spec() for p in self.plan.proxies.values()]
+        if self.network == "host":
+            return specs
+        return [replace(spec, listen=spec.listen.replace(f"{HOST}:", f"{self._bind}:")) for spec in specs]
+
+    def _labels(self, component: str) -> dict[str, str]:
+        return docker_api.labels_for(self.topology.name, self.env_id, component, self._rec.owner, self._rec.keep)
+
+    def _start_network(self) -> None:
+        """The bridge mode's named network and the container that owns the shared network
+        namespace, publishing every plan port on the host's 127.0.0.1."""
+        name = f"chaoskit-{self.env_id}"
+        try:
+            self.client.networks.create(name, driver="bridge", labels=self._labels(docker_api.NETNS))
+            holder = self.client.containers.create(
+                self.images.kafka,  # any image with a shell; Kafka's is there anyway
+                entrypoint=["/bin/sh"],
+                command=["-c", "while :; do sleep 3600; done"],
+                name=self.container_name(docker_api.NETNS),
+                labels=self._labels(docker_api.NETNS),
+                network=name,
+                ports={f"{port}/tcp": (HOST, port) for port in self.plan.ports},
+                init=True,
+            )
+            holder.start()
+        except APIError as err:
+            raise ChaoskitError(f"the docker runtime could not set up network {name} (bridge mode): {err}") from None
 
     def _container(self, component: str) -> Container | None:
         try:
@@ -375,16 +430,15 @@ class DockerRuntime:
 
     def _create(self, comp: Component, unit: ComponentContainer) -> Container:
         spec = unit.spec()
-        owner = self._rec.owner
         try:
             return self.client.containers.create(
                 spec.image,
                 entrypoint=spec.argv[:1],
                 command=spec.argv[1:],
                 name=self.container_name(comp.name),
-                labels=docker_api.labels_for(self.topology.name, self.env_id, comp.name, owner, self._rec.keep),
+                labels=self._labels(comp.name),
                 environment=spec.environment,
-                network_mode="host",
+                network_mode="host" if self.network == "host" else f"container:{self.container_name(docker_api.NETNS)}",
                 # an init as PID 1, so the component gets a process's signal semantics: as
                 # PID 1 itself a program without a SIGTERM handler would ignore `stop`
                 init=True,
@@ -469,17 +523,19 @@ def sweep_orphans(client: docker.DockerClient | None = None) -> list[str]:
     swept |= {r.id for r in all_records() if r.runtime == DockerRuntime.name and r.orphaned()}
     for env_id in sorted(swept):
         docker_api.remove(docker_api.containers(client, env_id))
+        docker_api.remove_networks(client, env_id)
         shutil.rmtree(state_root() / env_id, ignore_errors=True)
     return sorted(swept)
 
 
 def down_all(client: docker.DockerClient | None = None) -> list[str]:
-    """Remove every container chaoskit labelled, kept or not, and every docker environment's
+    """Remove every container and network chaoskit labelled, kept or not, and every docker environment's
     directory. Returns the environment ids."""
     client = client or docker_api.connect()
     ids = set(docker_api.by_environment(client))
     ids |= {r.id for r in all_records() if r.runtime == DockerRuntime.name}
     docker_api.remove(docker_api.containers(client))
+    docker_api.remove_networks(client)
     for env_id in ids:
         shutil.rmtree(state_root() / env_id, ignore_errors=True)
     return sorted(ids)

@@ -1,6 +1,6 @@
 """The Docker Engine API connection and the labels that mark what chaoskit created.
 
-Every container chaoskit creates carries ``io.chaoskit.project`` (the topology name),
+Every container (and network) chaoskit creates carries ``io.chaoskit.project`` (the topology name),
 ``io.chaoskit.env`` (the environment id) and ``io.chaoskit.component``, plus the owning
 run (pid and start time) and whether it is kept. The labels alone are enough to sweep a
 crashed run's containers, even when its environment record is gone (another runtime's
@@ -26,6 +26,9 @@ COMPONENT = "io.chaoskit.component"
 OWNER_PID = "io.chaoskit.owner-pid"
 OWNER_START = "io.chaoskit.owner-start"
 KEEP = "io.chaoskit.keep"
+# The component label of the bridge mode's network-namespace holder (not a valid
+# topology name, so it never collides with a component).
+NETNS = "_netns"
 API_TIMEOUT_S = 120
 
 
@@ -99,8 +102,9 @@ def orphaned(labels: dict[str, str]) -> bool:
 
 
 def remove(found: list[Container]) -> None:
-    """Force-remove containers (a paused or running one too), ignoring ones already gone."""
-    for container in found:
+    """Force-remove containers (a paused or running one too), ignoring ones already gone.
+    A network-namespace holder goes last: engines refuse to remove it while others use it."""
+    for container in sorted(found, key=lambda c: c.labels.get(COMPONENT) == NETNS):
         try:
             container.remove(force=True, v=True)
         except NotFound:
@@ -108,3 +112,13 @@ def remove(found: list[Container]) -> None:
         except APIError as err:
             if err.status_code != 404 and "no such container" not in str(err).lower():
                 raise
+
+
+def remove_networks(client: docker.DockerClient, env_id: str | None = None) -> None:
+    """Remove the networks chaoskit made: of one environment, or all."""
+    wanted = f"{ENV}={env_id}" if env_id else ENV
+    for network in client.networks.list(filters={"label": wanted}):
+        try:
+            network.remove()
+        except NotFound:
+            continue

@@ -1,9 +1,12 @@
 """One small class per component kind: what its container runs and how it is probed.
 
-With host networking every container listens on the 127.0.0.1 ports the plan assigns,
-so the commands, the Kafka listener-per-link config and the health probes are the
-process runtime's (probed from the host, directly, never through a proxy). The
-environment directory is bind-mounted at the same path, so config and data paths in
+Every component listens on the port the plan assigns and is reached at 127.0.0.1 from
+both the host and the other components (see ``docker.py`` for the two network modes), so
+the commands, the Kafka listener-per-link config and the health probes are the process
+runtime's (probed from the host, directly, never through a proxy). Only the address a
+component binds differs: 127.0.0.1 on the host network, 0.0.0.0 in the shared network
+namespace of the bridge mode, where published ports arrive on the container's interface.
+The environment directory is bind-mounted at the same path, so config and data paths in
 the plan are valid on both sides and the data outlives a container restart.
 """
 
@@ -63,12 +66,15 @@ class ContainerSpec:
 class ComponentContainer:
     """A component of one environment, as a container."""
 
-    def __init__(self, comp: Component, topology: Topology, plan: Plan, images: Images, env_dir: Path) -> None:
+    def __init__(
+        self, comp: Component, topology: Topology, plan: Plan, images: Images, env_dir: Path, bind: str = HOST
+    ) -> None:
         self.comp = comp
         self.topology = topology
         self.plan = plan
         self.images = images
         self.env_dir = env_dir
+        self.bind = bind
 
     @property
     def port(self) -> int:
@@ -100,6 +106,8 @@ class KafkaContainer(ComponentContainer):
         super().prepare()
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         props = kafka_properties(self.plan, self.comp.name, str(self.data_dir))
+        # bind where the network mode needs it; advertised addresses stay 127.0.0.1:<port>
+        props["listeners"] = props["listeners"].replace(f"://{HOST}:", f"://{self.bind}:")
         (self.conf_dir / "server.properties").write_text(render_properties(props))
         (self.conf_dir / "log4j2.properties").write_text(_LOG4J2)
         if not (self.conf_dir / "cluster.id").exists():
@@ -131,7 +139,7 @@ class RedisContainer(ComponentContainer):
         return ContainerSpec(
             image=self.images.redis,
             argv=[
-                "redis-server", "--bind", HOST, "--port", str(self.port), "--dir", str(self.data_dir),
+                "redis-server", "--bind", self.bind, "--port", str(self.port), "--dir", str(self.data_dir),
                 "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "no",
             ],
             binds={str(self.env_dir): "rw"},
@@ -145,7 +153,7 @@ class ToxiproxyContainer(ComponentContainer):
     def spec(self) -> ContainerSpec:
         return ContainerSpec(
             image=self.images.toxiproxy,
-            argv=[self.images.toxiproxy_server, "-host", HOST, "-port", str(self.port)],
+            argv=[self.images.toxiproxy_server, "-host", self.bind, "-port", str(self.port)],
             environment={"LOG_LEVEL": os.environ.get("CHAOSKIT_TOXIPROXY_LOG_LEVEL", "warn")},
         )
 
@@ -161,7 +169,7 @@ class ServiceContainer(ComponentContainer):
         python = self.images.python
         env = {key: resolve_template(value, self.comp.name, self.plan, python) for key, value in self.comp.env}
         env.update({
-            "HTTP_HOST": HOST,
+            "HTTP_HOST": self.bind,
             "HTTP_PORT": str(self.port),
             "SERVICE_NAME": self.comp.name,
             "PYTHONUNBUFFERED": "1",
@@ -189,5 +197,7 @@ _BY_KIND: dict[str, type[ComponentContainer]] = {
 }
 
 
-def container_for(comp: Component, topology: Topology, plan: Plan, images: Images, env_dir: Path) -> ComponentContainer:
-    return _BY_KIND[comp.kind](comp, topology, plan, images, env_dir)
+def container_for(
+    comp: Component, topology: Topology, plan: Plan, images: Images, env_dir: Path, bind: str = HOST
+) -> ComponentContainer:
+    return _BY_KIND[comp.kind](comp, topology, plan, images, env_dir, bind)

@@ -16,9 +16,11 @@ import requests
 from confluent_kafka.admin import AdminClient
 
 T = TypeVar("T")
-_quiet_kafka_log = logging.getLogger("chaoskit.kafka")
-_quiet_kafka_log.addHandler(logging.NullHandler())
-_quiet_kafka_log.propagate = False
+# librdkafka logs every refused connect to stderr; the framework's own clients expect
+# refusals (that is the fault) and send them here instead.
+QUIET_KAFKA_LOG = logging.getLogger("chaoskit.kafka")
+QUIET_KAFKA_LOG.addHandler(logging.NullHandler())
+QUIET_KAFKA_LOG.propagate = False
 
 
 class DeadlineExceeded(TimeoutError):
@@ -85,7 +87,7 @@ def redis_ping(address: str, timeout_s: float = 1.0) -> bool:
 
 def kafka_admin(bootstrap: str) -> AdminClient:
     """An admin client that keeps librdkafka's connection-refused chatter off stderr."""
-    return AdminClient({"bootstrap.servers": bootstrap, "logger": _quiet_kafka_log, "socket.connection.setup.timeout.ms": 2000})
+    return AdminClient({"bootstrap.servers": bootstrap, "logger": QUIET_KAFKA_LOG, "socket.connection.setup.timeout.ms": 2000})
 
 
 def kafka_brokers(bootstrap: str, timeout_s: float = 2.0) -> list[str]:

@@ -125,6 +125,9 @@ def kafka_properties(plan: Plan, kafka_name: str, log_dir: str) -> dict[str, str
         "share.coordinator.state.topic.min.isr": "1",
         "share.coordinator.state.topic.num.partitions": "1",
         "group.initial.rebalance.delay.ms": "0",
+        # a restarted broker waits for its previous registration to expire (default 9 s)
+        "broker.session.timeout.ms": "3000",
+        "broker.heartbeat.interval.ms": "500",
         "auto.create.topics.enable": "false",
     }
 

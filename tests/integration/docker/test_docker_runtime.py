@@ -31,9 +31,10 @@ REFERENCE = ROOT / "docker-compose.chaos.yml"
 QUIET = {"log_level": 0}
 
 
-@pytest.fixture(scope="module")
-def runtime(engine):
-    rt = DockerRuntime(load_topology(MINIMAL), owner_pid=os.getpid(), client=engine)
+@pytest.fixture(scope="module", params=["host", "bridge"])
+def runtime(engine, request):
+    """The minimal topology in each network mode (the same tests must pass in both)."""
+    rt = DockerRuntime(load_topology(MINIMAL), owner_pid=os.getpid(), client=engine, network=request.param)
     rt.up()
     yield rt
     rt.down()
@@ -173,13 +174,17 @@ def test_logs_come_from_the_containers(runtime):
     assert path.parent == runtime.dir / "logs" and path.read_text()
 
 
-def test_down_removes_every_container_it_made(engine):
-    rt = DockerRuntime(load_topology(MINIMAL), owner_pid=os.getpid(), client=engine)
+@pytest.mark.parametrize("network", ["host", "bridge"])
+def test_down_removes_every_container_and_network_it_made(engine, network):
+    rt = DockerRuntime(load_topology(MINIMAL), owner_pid=os.getpid(), client=engine, network=network)
     rt.up()
     env_id, env_dir = rt.env_id, rt.dir
-    assert len(docker_api.containers(engine, env_id)) == len(rt.topology.components)
+    holder = 1 if network == "bridge" else 0
+    assert len(docker_api.containers(engine, env_id)) == len(rt.topology.components) + holder
+    assert len(engine.networks.list(filters={"label": f"{docker_api.ENV}={env_id}"})) == holder
     rt.down()
     assert docker_api.containers(engine, env_id) == []
+    assert engine.networks.list(filters={"label": f"{docker_api.ENV}={env_id}"}) == []
     assert not env_dir.exists()
 
 
