@@ -9,12 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from chaoskit import install
 from chaoskit.errors import ChaoskitError, ConfigError
+from chaoskit.report import cli as report_cli
+from chaoskit.report.allure_cli import install_allure
 from chaoskit.runtime.process import ProcessRuntime, down_all, sweep_orphans
 from chaoskit.runtime.state import EnvRecord, all_records
 from chaoskit.topology import load_topology
@@ -42,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="show an environment's components")
     status.add_argument("env", nargs="?", help="environment id (default: the only or newest one)")
     status.add_argument("--json", action="store_true", help="print one JSON object")
+    run = sub.add_parser("run", help="run the experiment suite, generate the report, and apply the release gate")
+    run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments (e.g. -k latency)")
+    deploy = sub.add_parser("deploy", help="canary, rolling, rollback or status of a service's versions (see `chaoskit deploy --help`)",
+                            add_help=False)
+    deploy.add_argument("deploy_args", nargs=argparse.REMAINDER)
+    report_cli.add_cli(sub)
     return parser
 
 
@@ -72,11 +81,32 @@ def _print_status(status: dict, as_json: bool) -> None:
         print(f"  {name:<18} {comp['state']:<9} pid={comp['pid']}  {endpoints}")
 
 
+def _run_suite(pytest_args: list[str]) -> int:
+    """The main job: experiments (results in reports/allure-results), then the HTML report,
+    then the gate; the exit code is the gate's (0 pass, 1 hold, 3 environment failure)."""
+    import subprocess
+
+    results = Path(report_cli.RESULTS)
+    shutil.rmtree(results, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "pytest", "experiments", "--alluredir", str(results), *pytest_args], check=False)
+    report_cli.handle(argparse.Namespace(command="report", results=results, out=Path("reports/allure-report"), single_file=None))
+    return report_cli.handle(argparse.Namespace(command="gate", results=results, policy=None, out=Path("reports")))
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in report_cli.COMMANDS:
+        return report_cli.handle(args)
     if args.command == "install":
         install.install_all()
+        install_allure()
         return 0
+    if args.command == "run":
+        return _run_suite(args.pytest_args)
+    if args.command == "deploy":
+        from chaoskit.deploy.__main__ import run as deploy
+
+        return deploy(args.deploy_args)
     if args.command == "up":
         topology = load_topology(args.topology)
         install.install_all(say=lambda m: None)

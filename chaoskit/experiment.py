@@ -19,7 +19,7 @@ from confluent_kafka.admin import AdminClient
 
 from chaoskit.errors import ConfigError
 from chaoskit.runtime.base import Runtime
-from chaoskit.runtime.health import DeadlineExceeded, wait_for
+from chaoskit.runtime.health import QUIET_KAFKA_LOG, DeadlineExceeded, wait_for
 
 if TYPE_CHECKING:
     from chaoskit.checks import CheckResult, Slo
@@ -98,7 +98,7 @@ class KafkaClients:
     bootstrap: str
 
     def _base(self) -> dict[str, Any]:
-        return {"bootstrap.servers": self.bootstrap, "log_level": 3}
+        return {"bootstrap.servers": self.bootstrap, "logger": QUIET_KAFKA_LOG}
 
     def producer(self, **conf: Any) -> Producer:
         return Producer({**self._base(), **conf})
@@ -214,6 +214,42 @@ class Experiment:
     history: "History | None" = None
     results: list["CheckResult"] = field(default_factory=list)
     _recorder: "Recorder | None" = None
+
+    def report_record(self, started_at: float, ended_at: float, workdir: Path) -> Any:
+        """This experiment's evidence, as the report files it."""
+        from chaoskit import evidence
+        from chaoskit.report.record import ExperimentRecord
+
+        history_path = None
+        if self.history is not None:
+            history_path = workdir / "history.jsonl"
+            self.history.save(history_path)
+        windows = [(w.name, w.injected_at, w.healed_at) for w in self.timeline.windows()]
+        finished = [run.result for run in self.load.runs if not run.running()]
+        return ExperimentRecord.from_run(
+            self.name, started_at, ended_at,
+            timeline=self.timeline,
+            results=self.results,
+            seconds=[s for result in finished for s in result.seconds],
+            phases=[p for result in finished for p in result.phases(windows)],
+            history_path=history_path,
+            service_logs={name: self.runtime.log_path(name) for name in self.runtime.topology.components},
+            dlq_sizes=evidence.dlq_sizes(self.history) if self.history is not None else [],
+            convergence=evidence.convergence(self.history) if self.history is not None else [],
+            meta=self.meta,
+        )
+
+    @property
+    def topics(self) -> dict[str, str]:
+        """Topic name by role (requests, processed, dlq, alerts), from the topology."""
+        return dict(self.runtime.topology.topic_roles)
+
+    def wait_until(self, condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
+        """Poll ``condition`` until truthy; fail the experiment naming ``what`` after ``timeout_s``."""
+        try:
+            return wait_for(condition, timeout_s, what, interval_s=0.25)
+        except DeadlineExceeded as err:
+            raise AssertionError(str(err)) from None
 
     @contextmanager
     def recording(self) -> Iterator["Recorder"]:

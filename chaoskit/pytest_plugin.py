@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -62,6 +63,7 @@ def _options(config: pytest.Config) -> ChaosOptions:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.import_plugin("chaoskit.report.allure_plugin")
     config.addinivalue_line(
         "markers",
         "chaos(title=None, hypothesis=None, severity='normal', tags=(), feature=None, story=None, budget_s=None): "
@@ -207,12 +209,17 @@ def experiment(
     redis: Any,
     chaos_namespace: str,
     chaos_options: ChaosOptions,
-) -> "Experiment":
-    """Everything an experiment uses, with the steady-state helper and the checks."""
+    tmp_path: Path,
+) -> Iterator["Experiment"]:
+    """Everything an experiment uses, with the steady-state helper and the checks; its
+    evidence (timeline plot, history, offending events, logs, load phases) goes to the
+    Allure report when one is being collected."""
     from chaoskit.experiment import Experiment
+    from chaoskit.report.steps import collecting
 
     marker = request.node.get_closest_marker("chaos")
-    return Experiment(
+    started = time.time()
+    exp = Experiment(
         name=request.node.name,
         runtime=chaos_env,
         services=services,
@@ -225,6 +232,12 @@ def experiment(
         redis=redis,
         meta=dict(marker.kwargs) if marker else {},
     )
+    yield exp
+    load.stop()
+    if collecting():
+        from chaoskit.report import report_experiment
+
+        report_experiment(exp.report_record(started, time.time(), tmp_path))
 
 
 @pytest.hookimpl(wrapper=True)

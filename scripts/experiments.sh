@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The main job: the chaos experiment suite against the reference event system, with the
-# Allure results left under reports/. Extra arguments go to pytest.
+# The main job: the chaos experiment suite against the reference event system, then the
+# Allure HTML report (reports/allure-report) and the release gate's verdict
+# (reports/gate.json, reports/gate.md). Exit code: the gate's (0 pass, 1 hold, 3 the
+# environment could not start). Extra arguments go to pytest, e.g. `-k latency`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-rm -rf reports/allure-results
-exec .venv/bin/pytest experiments --alluredir reports/allure-results "$@"
+exec .venv/bin/chaoskit run "$@"

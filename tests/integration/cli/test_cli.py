@@ -24,7 +24,7 @@ def test_install_twice_the_second_is_a_noop():
     run("install")
     second = run("install")
     assert second.returncode == 0
-    assert second.stderr.count("cached in") == 2, second.stderr
+    assert second.stderr.count("cached in") == 3, second.stderr
     assert "resolving" not in second.stderr and "building" not in second.stderr
 
 
