@@ -29,8 +29,9 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +41,23 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
 from chaoskit.errors import ChaoskitError, ComponentStartError, ConfigError
-from chaoskit.faults.toxiproxy import ProxySpec
-from chaoskit.faults.toxiproxy import ToxiproxyAPI
+from chaoskit.faults.toxiproxy import ProxySpec, ToxiproxyAPI
 from chaoskit.runtime import docker_api, health
-from chaoskit.runtime.docker_components import ComponentContainer, KafkaContainer, container_for
+from chaoskit.runtime.docker_components import (
+    ComponentContainer,
+    KafkaContainer,
+    container_for,
+)
 from chaoskit.runtime.docker_images import Images
 from chaoskit.runtime.plan import HOST, Plan, addr, make_plan, ports_needed
 from chaoskit.runtime.ports import allocate_ports, release_ports
-from chaoskit.runtime.state import EnvRecord, ProcessRecord, all_records, new_env_id, state_root
+from chaoskit.runtime.state import (
+    EnvRecord,
+    ProcessRecord,
+    all_records,
+    new_env_id,
+    state_root,
+)
 from chaoskit.topology import Component, Topology
 
 STOP_GRACE_S = 10
@@ -298,14 +308,7 @@ class DockerRuntime:
         container = self._container(component)
         if container is None or container.status not in _UP:
             return
-        try:
-            container.kill()
-        except APIError:
-            # some engines refuse to signal a frozen container; thaw it and kill again
-            container.reload()
-            if container.status == "paused":
-                container.unpause()
-                container.kill()
+        container.kill()  # a paused one too: the engines thaw it once the SIGKILL is sent
         container.wait(timeout=STOP_GRACE_S)
 
     def pause(self, component: str) -> None:
@@ -425,7 +428,8 @@ class DockerRuntime:
         try:
             container.start()
         except APIError as err:
-            raise ComponentStartError(comp.name, f"the engine could not start its container: {err}", self._tail(comp.name)) from None
+            reason = f"the engine could not start its container: {err}"
+            raise ComponentStartError(comp.name, reason, self._tail(comp.name)) from None
         self._set_desired(comp.name, "running")
 
     def _create(self, comp: Component, unit: ComponentContainer) -> Container:
@@ -499,7 +503,7 @@ class DockerRuntime:
         for link in self.topology.links_to(self._kafka.name):
             through = self.endpoint(self._kafka.name, link.client)
             try:
-                brokers = health.wait_for(lambda: health.kafka_brokers(through), 15, f"metadata via {link.name}")
+                brokers = health.wait_for(partial(health.kafka_brokers, through), 15, f"metadata via {link.name}")
             except health.DeadlineExceeded as err:
                 raise ComponentStartError(self._kafka.name, str(err), self._tail(self._kafka.name)) from None
             if brokers != [through]:

@@ -18,8 +18,15 @@ from pathlib import Path
 
 from chaoskit.runtime import health
 from chaoskit.runtime.docker_images import Images
+from chaoskit.runtime.plan import (
+    HOST,
+    Plan,
+    addr,
+    kafka_properties,
+    render_properties,
+    resolve_template,
+)
 from chaoskit.runtime.process import _cluster_id
-from chaoskit.runtime.plan import HOST, Plan, addr, kafka_properties, render_properties, resolve_template
 from chaoskit.topology import Component, Topology
 
 KAFKA_HEAP = os.environ.get("CHAOSKIT_KAFKA_HEAP", "-Xms256m -Xmx1g")

@@ -97,12 +97,15 @@ class Images:
         if not chosen:
             chosen = "local" if _exists(client, base) else "compose"
         images = cls.local(topology, base) if chosen == "local" else cls.compose(topology)
-        overrides = {
-            kind: os.environ[f"CHAOSKIT_IMAGE_{kind.upper()}"].strip()
-            for kind in ("kafka", "redis", "toxiproxy")
-            if os.environ.get(f"CHAOSKIT_IMAGE_{kind.upper()}", "").strip()
-        }
-        return replace(images, **overrides)
+        def override(kind: str, current: str) -> str:
+            return os.environ.get(f"CHAOSKIT_IMAGE_{kind.upper()}", "").strip() or current
+
+        return replace(
+            images,
+            kafka=override("kafka", images.kafka),
+            redis=override("redis", images.redis),
+            toxiproxy=override("toxiproxy", images.toxiproxy),
+        )
 
     def to_json(self) -> dict[str, Any]:
         """For the environment record, so an attached runtime re-creates with the same images."""

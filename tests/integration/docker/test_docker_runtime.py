@@ -272,7 +272,8 @@ def test_the_compose_image_set_runs_the_compose_files_images(engine, monkeypatch
     monkeypatch.setenv("CHAOSKIT_DOCKER_IMAGES", "compose")
     monkeypatch.setenv("CHAOSKIT_IMAGE_REDIS", "redis:7.2")
     images = Images.from_env(load_topology(REFERENCE), engine)
-    assert (images.kafka, images.redis, images.toxiproxy) == ("apache/kafka:4.3.1", "redis:7.2", "ghcr.io/shopify/toxiproxy:2.12.0")
+    assert (images.kafka, images.redis) == ("apache/kafka:4.3.1", "redis:7.2")
+    assert images.toxiproxy == "ghcr.io/shopify/toxiproxy:2.12.0" and images.toxiproxy_server == "/toxiproxy"
     assert images.services["workflow-service"] == "chaoskit-reference-workflow-service"
     assert "chaoskit-reference-workflow-service" in images.built and not images.mount_source
     monkeypatch.setenv("CHAOSKIT_DOCKER_IMAGES", "podman")
