@@ -29,7 +29,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises ConfigError instead of printing usage and exiting."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(f"chaoskit: {message} (see `chaoskit {self.prog.split()[-1]} --help`)")
+        raise ConfigError(f"{self.prog}: {message} (see `{self.prog} --help`)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,7 +94,12 @@ def _run_suite(pytest_args: list[str]) -> int:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "run":
+        args.pytest_args = [*extra, *args.pytest_args]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command in report_cli.COMMANDS:
         return report_cli.handle(args)
     if args.command == "install":
