@@ -12,11 +12,13 @@ All three against the same broker, in one run, on the reference topology (proces
 - C: Kafka's ``org.apache.kafka.tools.ProducerPerformance`` on the same topic, records of
   the Kafka user's value size, ``acks=all`` like the Kafka user (the anchor: the ratio
   says how much of what the broker can take one Locust process delivers; target >= 0.5);
-- F: CPU seconds of the two Locust driver processes / (their wall seconds x cores).
+- F: CPU seconds of the Locust driver processes / (their wall seconds x cores).
 
-"Sustained" rates leave out the first seconds (connections, the idempotent producer's id)
-and the last partial second. workflow-service and redriver are stopped first: they would
-consume the load's events and take CPU from the producers being measured.
+The Kafka user and ProducerPerformance alternate for ``--rounds`` rounds and B and C are
+the medians, so a noisy neighbour on a shared machine skews both sides alike. "Sustained"
+rates leave out the first seconds (connections, the idempotent producer's id) and the
+last partial second. workflow-service and redriver are stopped first: they would consume
+the load's events and take CPU from the producers being measured.
 Timings are for reading, never asserted.
 """
 
@@ -26,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import tempfile
 from pathlib import Path
@@ -87,7 +90,8 @@ def main() -> None:
     parser.add_argument("--http-users", type=int, default=32)
     parser.add_argument("--kafka-users", type=int, default=8)
     parser.add_argument("--content-bytes", type=int, default=256)
-    parser.add_argument("--pp-records", type=int, default=2_000_000, help="records ProducerPerformance sends")
+    parser.add_argument("--pp-records", type=int, default=1_500_000, help="records ProducerPerformance sends per round")
+    parser.add_argument("--rounds", type=int, default=3, help="Kafka user / ProducerPerformance pairs, medians reported")
     args = parser.parse_args()
 
     runtime = ProcessRuntime(load_topology(ROOT / "docker-compose.chaos.yml"), owner_pid=os.getpid())
@@ -97,33 +101,35 @@ def main() -> None:
             runtime.stop(consumer)
         bootstrap = runtime.endpoint("kafka")
         create_topic(bootstrap)
+        record_size = len(KeySpace("bench-kafka", 1, args.content_bytes).next().kafka_value())
         with tempfile.TemporaryDirectory(prefix="chaoskit-bench-load-") as out:
             http = LoadRunner(out, Target.http(f"http://{runtime.endpoint('order-service')}"))
             with http.run(users=args.http_users, rate=FLAT_OUT_RATE, duration_s=args.duration,
                           key_prefix="bench-http", content_bytes=args.content_bytes) as run:
                 pass
-            http_result = run.result
+            results = [run.result]
             kafka = LoadRunner(out, Target.kafka(bootstrap, BENCH_TOPIC))
-            with kafka.run(user="kafka", users=args.kafka_users, rate=FLAT_OUT_RATE, duration_s=args.duration,
-                           key_prefix="bench-kafka", content_bytes=args.content_bytes) as run:
-                pass
-            kafka_result = run.result
-        record_size = len(KeySpace("bench-kafka", 1, args.content_bytes).next().kafka_value())
-        pp_eps = producer_performance(bootstrap, record_size, args.pp_records)
+            kafka_eps, pp_eps = [], []
+            for round_ in range(args.rounds):
+                with kafka.run(user="kafka", users=args.kafka_users, rate=FLAT_OUT_RATE, duration_s=args.duration,
+                               key_prefix=f"bench-kafka-{round_}", content_bytes=args.content_bytes) as run:
+                    pass
+                results.append(run.result)
+                kafka_eps.append(sustained_eps(run.result))
+                pp_eps.append(producer_performance(bootstrap, record_size, args.pp_records))
     finally:
         runtime.down()
 
-    cpu = sum(r.driver_cpu_s or 0.0 for r in (http_result, kafka_result))
-    wall = sum(r.driver_wall_s or 0.0 for r in (http_result, kafka_result))
-    kafka_eps = sustained_eps(kafka_result)
+    cpu = sum(r.driver_cpu_s or 0.0 for r in results)
+    wall = sum(r.driver_wall_s or 0.0 for r in results)
+    kafka_median, pp_median = statistics.median(kafka_eps), statistics.median(pp_eps)
     print(json.dumps({
-        "order_service_eps": round(sustained_eps(http_result), 1),
-        "kafka_user_eps": round(kafka_eps, 1),
-        "producer_performance_eps": round(pp_eps, 1),
-        "ratio": round(kafka_eps / pp_eps, 3),
+        "order_service_eps": round(sustained_eps(results[0]), 1),
+        "kafka_user_eps": round(kafka_median, 1),
+        "producer_performance_eps": round(pp_median, 1),
+        "ratio": round(kafka_median / pp_median, 3),
         "load_cpu_share": round(cpu / (wall * (os.cpu_count() or 1)), 3) if wall else None,
     }))
-
 
 if __name__ == "__main__":
     main()
