@@ -138,7 +138,8 @@ class Images:
             hint = (
                 "build chaoskit's local image with images/build.sh"
                 if self.set_name == "local"
-                else f"pull them, or build the services with `docker compose -f {topology.path.name} build`"
+                else f"pull them and build the services with `docker compose -f {topology.path.name} build`, "
+                f"or build chaoskit's local image with images/build.sh (CHAOSKIT_DOCKER_IMAGES=local)"
             )
             raise MissingToolError(f"container image(s) not available: {', '.join(missing)}; {hint}")
 
