@@ -1,7 +1,8 @@
 """Statistics before, during and after each fault window of a load run.
 
-A window is ``(name, start_epoch, end_epoch)``, as the fault timeline records it (an end
-of None, a fault never healed, lasts to the end of the run). A
+A window is ``(name, start_epoch, end_epoch)``, or a window recorded by the fault
+timeline (anything with ``name``, ``injected_at`` and ``healed_at``); an end of None, a
+fault never healed, lasts to the end of the run. A
 request belongs to a window's phases by its whole span ``[start, start + latency]``:
 
 - *during*: the span overlaps the window (a request sent just before a broker pause that
@@ -18,7 +19,7 @@ the baseline and the recovery of this one fault.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Literal, Sequence
+from typing import Iterable, Literal, Protocol, Sequence
 
 from chaoskit.errors import ConfigError
 from chaoskit.load.records import RequestRecord, summarize
@@ -58,18 +59,32 @@ class PhaseStats:
         return self.requests / span if span > 0 else 0.0
 
 
-WindowLike = Window | tuple[str, float, float | None]
+class RecordedWindow(Protocol):
+    """What ``chaoskit.observe.timeline.FaultWindow`` offers (not imported: no coupling)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def injected_at(self) -> float: ...
+    @property
+    def healed_at(self) -> float | None: ...
+
+
+WindowLike = Window | tuple[str, float, float | None] | RecordedWindow
 
 
 def as_windows(windows: Iterable[WindowLike], run_end: float) -> list[Window]:
-    """Validate and sort windows given as :class:`Window` or ``(name, start, end)``."""
+    """Validate and sort windows; an open end (None) becomes the end of the run."""
     result = []
     for index, item in enumerate(windows):
         if isinstance(item, Window):
             window = item
-        else:
+        elif isinstance(item, tuple):
             name, start, end = item
             window = Window(name, start, run_end if end is None else end)
+        else:
+            healed = item.healed_at
+            window = Window(item.name, item.injected_at, run_end if healed is None else healed)
         if not window.start <= window.end:
             raise ConfigError(
                 f"fault window {index} ({window.name!r}) ends before it starts: start={window.start!r} end={window.end!r}"

@@ -7,7 +7,7 @@ its config, watches its files and signals it. An experiment reads::
     with load.run(users=20, rate=200, shape="constant") as run:
         with faults.down("document-service"):
             ...
-    run.result.phases(timeline.windows)
+    run.result.phases(timeline.windows())  # or (name, start_epoch, end_epoch) tuples
 
 Parameters are validated when ``run()`` is called, before anything starts. Leaving the
 block stops the load: at once when the block raised (or was interrupted) or has no

@@ -7,6 +7,7 @@ import pytest
 from chaoskit.errors import ConfigError
 from chaoskit.load.phases import phases
 from chaoskit.load.records import RequestRecord, percentile, summarize
+from chaoskit.observe.timeline import Timeline
 
 
 def rec(n: int, start: float, latency_ms: float = 10.0, ok: bool = True) -> RequestRecord:
@@ -94,3 +95,16 @@ def test_a_window_that_ends_before_it_starts_is_refused() -> None:
 
 def test_no_windows_no_phases() -> None:
     assert phases([rec(1, 1.0)], [], run_start=0.0, run_end=2.0) == []
+
+
+def test_windows_recorded_by_the_fault_timeline_are_accepted_as_they_are() -> None:
+    timeline = Timeline()
+    first = timeline.record_inject("pause kafka", "kafka", {}, at=10.0)
+    timeline.record_heal(first, at=20.0)
+    timeline.record_inject("down document-service", "document-service", {}, at=25.0)
+    stats = phases([rec(1, 5.0), rec(2, 15.0), rec(3, 22.0), rec(4, 27.0)], timeline.windows(), 0.0, 30.0)
+    assert [(p.window, p.phase, p.requests) for p in stats] == [
+        ("pause kafka", "before", 1), ("pause kafka", "during", 1), ("pause kafka", "after", 1),
+        ("down document-service", "before", 1), ("down document-service", "during", 1),
+        ("down document-service", "after", 0),
+    ]
