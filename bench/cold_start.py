@@ -1,7 +1,8 @@
 """Cold start and reset of an environment, per runtime.
 
 Prints one JSON line: {"process": {"cold_s": {"median": S, "max": S},
-"reset_s": {"median": S, "max": S}}}. A cold start is ``up()`` until every component is
+"reset_s": {"median": S, "max": S}}, "docker": {...}} (docker: the same figures for
+the container runtime, measured the same way; it needs images/build.sh first). A cold start is ``up()`` until every component is
 healthy (fresh Kafka storage, topics created, proxies verified, services answering). A
 reset is what runs between two experiments after one left a toxic on a link and a proxy
 disabled: ``reset()`` until every link is clean again.
@@ -56,8 +57,19 @@ def main() -> None:
     parser.add_argument("--topology", type=Path, default=ROOT / "docker-compose.chaos.yml")
     parser.add_argument("--colds", type=int, default=3)
     parser.add_argument("--resets", type=int, default=10)
+    parser.add_argument("--runtimes", default="process,docker", help="comma-separated: process, docker")
     args = parser.parse_args()
-    print(json.dumps({"process": measure_process(args.topology, args.colds, args.resets)}))
+    figures = {}
+    for runtime in args.runtimes.split(","):
+        if runtime == "process":
+            figures["process"] = measure_process(args.topology, args.colds, args.resets)
+        elif runtime == "docker":
+            from chaoskit.runtime.docker_bench import measure_docker
+
+            figures["docker"] = measure_docker(args.topology, args.colds, args.resets)
+        else:
+            parser.error(f"--runtimes: {runtime!r} is not a runtime; allowed: process, docker")
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from chaoskit import install
 from chaoskit.errors import ChaoskitError, ConfigError
 from chaoskit.report import cli as report_cli
 from chaoskit.report.allure_cli import install_allure
+from chaoskit.runtime.base import Runtime
 from chaoskit.runtime.process import ProcessRuntime, down_all, sweep_orphans
 from chaoskit.runtime.state import EnvRecord, all_records
 from chaoskit.topology import load_topology
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("install", help="fetch and cache the pinned Kafka, Toxiproxy and Redis")
     up = sub.add_parser("up", help="start an environment and print where everything is")
     up.add_argument("--topology", default=os.environ.get("CHAOSKIT_TOPOLOGY", DEFAULT_TOPOLOGY))
-    up.add_argument("--runtime", choices=["process"], default="process")
+    up.add_argument("--runtime", choices=["process", "docker"], default="process")
     down = sub.add_parser("down", help="stop an environment and remove its temp data")
     down.add_argument("env", nargs="?", help="environment id (default: the only or newest one)")
     down.add_argument("--all", action="store_true", help="remove every environment chaoskit left on this machine")
@@ -67,8 +68,24 @@ def _find(env_id: str | None) -> EnvRecord:
     return records[-1]
 
 
-def _attach(record: EnvRecord) -> ProcessRuntime:
-    return ProcessRuntime.attach(record, load_topology(Path(record.topology)))
+def _attach(record: EnvRecord) -> Runtime:
+    topology = load_topology(Path(record.topology))
+    if record.runtime == "docker":
+        from chaoskit.runtime.docker import DockerRuntime
+
+        return DockerRuntime.attach(record, topology)
+    return ProcessRuntime.attach(record, topology)
+
+
+def _docker(action: str) -> list[str]:
+    """Run the docker runtime's sweep (``down_all`` or ``sweep_orphans``); no engine, no containers."""
+    from chaoskit.runtime import docker
+    from chaoskit.runtime.docker_api import DockerUnavailable
+
+    try:
+        return list(getattr(docker, action)() or [])
+    except DockerUnavailable:
+        return []
 
 
 def _print_status(status: dict, as_json: bool) -> None:
@@ -114,18 +131,24 @@ def run(argv: Sequence[str] | None = None) -> int:
         return deploy(args.deploy_args)
     if args.command == "up":
         topology = load_topology(args.topology)
-        install.install_all(say=lambda m: None)
-        runtime = ProcessRuntime(topology, keep=True)
+        runtime: Runtime
+        if args.runtime == "docker":
+            from chaoskit.runtime.docker import DockerRuntime
+
+            runtime = DockerRuntime(topology, keep=True)
+        else:
+            install.install_all(say=lambda m: None)
+            runtime = ProcessRuntime(topology, keep=True)
         runtime.up()
         _print_status(runtime.status(), as_json=False)
         print(f"stop it with: chaoskit down {runtime.env_id}")
         return 0
     if args.command == "down":
         if args.all:
-            ids = down_all()
+            ids = down_all() + _docker("down_all")
             print(f"removed {len(ids)} environment(s): {' '.join(ids) or '-'}")
             return 0
-        swept = sweep_orphans()
+        swept = sweep_orphans() + _docker("sweep_orphans")
         if swept and not args.env and not all_records():
             print(f"swept orphaned environment(s): {' '.join(swept)}")
             return 0

@@ -108,14 +108,15 @@ def chaos_env(pytestconfig: pytest.Config, chaos_options: ChaosOptions) -> Itera
     """The environment of this session: started once on first use, stopped at the end
     (unless --chaos-keep). A start failure is an infrastructure error, never a verdict."""
     topology = load_topology(chaos_options.topology)
+    runtime: Runtime
     if chaos_options.runtime == "docker":
-        raise ConfigError(
-            "--chaos-runtime=docker: the container runtime is not part of this version yet; "
-            "use --chaos-runtime=process (the default)"
-        )
-    from chaoskit.runtime.process import ProcessRuntime
+        from chaoskit.runtime.docker import DockerRuntime
 
-    runtime = ProcessRuntime(topology, owner_pid=os.getpid(), keep=chaos_options.keep)
+        runtime = DockerRuntime(topology, owner_pid=os.getpid(), keep=chaos_options.keep)
+    else:
+        from chaoskit.runtime.process import ProcessRuntime
+
+        runtime = ProcessRuntime(topology, owner_pid=os.getpid(), keep=chaos_options.keep)
     runtime.up()
     pytestconfig.stash[_STASH_RUNTIME] = runtime
     try:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chaoskit.errors import ConfigError
 
-Kind = Literal["kafka", "redis", "toxiproxy", "service"]
+Kind = Literal["kafka", "redis", "toxiproxy", "service", "compose-only"]
 INFRA_KINDS: tuple[str, ...] = ("kafka", "redis", "toxiproxy")
 _LINK_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9_.-]*)\s*->\s*([A-Za-z0-9][A-Za-z0-9_.-]*)\s*$")
 _TEMPLATE_RE = re.compile(r"\{(link|direct):([A-Za-z0-9_.-]+)\}|\{python\}|\{port\}")
@@ -198,6 +198,13 @@ def parse_topology(data: Any, path: Path) -> Topology:
     top: TopExtension = _parse(TopExtension, data.get("x-chaoskit"), "x-chaoskit")
 
     components: dict[str, Component] = {}
+    # services for `docker compose` alone (e.g. a one-shot topic creator): chaoskit skips
+    # them and the depends_on that name them
+    compose_only = {
+        name for name, raw in raw_services.items()
+        if isinstance(raw, dict) and isinstance(raw.get("x-chaoskit"), dict)
+        and raw["x-chaoskit"].get("kind") == "compose-only"
+    }
     for name, raw in raw_services.items():
         where = f"services.{name}"
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
@@ -210,6 +217,8 @@ def parse_topology(data: Any, path: Path) -> Topology:
                 f"kind: kafka | redis | toxiproxy | service"
             )
         ext: ServiceExtension = _parse(ServiceExtension, raw["x-chaoskit"], f"{where}.x-chaoskit")
+        if ext.kind == "compose-only":
+            continue
         if ext.kind == "service" and not ext.command:
             raise ConfigError(
                 f"invalid topology: {where}.x-chaoskit.command is required for kind 'service' "
@@ -221,7 +230,7 @@ def parse_topology(data: Any, path: Path) -> Topology:
             command=tuple(ext.command or ()),
             health=ext.health,
             env=tuple(sorted(ext.env.items())),
-            depends_on=_depends_on(raw.get("depends_on"), where),
+            depends_on=tuple(d for d in _depends_on(raw.get("depends_on"), where) if d not in compose_only),
         )
 
     for kind in INFRA_KINDS:

@@ -26,7 +26,7 @@ from chaoskit.runtime.plan import (
     render_properties,
     resolve_template,
 )
-from chaoskit.runtime.process import _cluster_id
+from chaoskit.runtime.process import cluster_id
 from chaoskit.topology import Component, Topology
 
 KAFKA_HEAP = os.environ.get("CHAOSKIT_KAFKA_HEAP", "-Xms256m -Xmx1g")
@@ -121,7 +121,7 @@ class KafkaContainer(ComponentContainer):
             self.new_cluster_id()
 
     def new_cluster_id(self) -> None:
-        (self.conf_dir / "cluster.id").write_text(_cluster_id())
+        (self.conf_dir / "cluster.id").write_text(cluster_id())
 
     def spec(self) -> ContainerSpec:
         return ContainerSpec(

@@ -58,7 +58,7 @@ logger.apache.level = WARN
 """
 
 
-def _cluster_id() -> str:
+def cluster_id() -> str:
     """A Kafka cluster id (base64url of a random UUID), without starting a JVM to make one."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
@@ -432,7 +432,7 @@ class ProcessRuntime:
             f"-Dlog4j2.configurationFile={conf / 'log4j2.properties'}", "-cp", parts.kafka_classpath,
             "kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
             # "=": a base64url id may start with "-", which would read as an option
-            f"--cluster-id={_cluster_id()}", "-c", str(conf / "server.properties"),
+            f"--cluster-id={cluster_id()}", "-c", str(conf / "server.properties"),
         ]
         log = self.log_path(self._kafka.name)
         with log.open("ab") as out:
@@ -568,7 +568,7 @@ def sweep_orphans() -> list[str]:
     """Down every environment whose owning run died (not kept); returns their ids."""
     swept = []
     for record in all_records():
-        if record.orphaned():
+        if record.runtime == "process" and record.orphaned():
             _down_record(record)
             swept.append(record.id)
     return swept
@@ -578,6 +578,8 @@ def down_all() -> list[str]:
     """Down every environment chaoskit left on this machine, kept or not, and any stray."""
     ids = []
     for record in all_records():
+        if record.runtime != "process":
+            continue  # each runtime sweeps its own (a docker env's data is under live containers)
         _down_record(record)
         ids.append(record.id)
     terminate(stray_processes(), grace_s=2.0)
