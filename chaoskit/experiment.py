@@ -233,7 +233,10 @@ class Experiment:
             seconds=[s for result in finished for s in result.seconds],
             phases=[p for result in finished for p in result.phases(windows)],
             history_path=history_path,
-            service_logs={name: self.runtime.log_path(name) for name in self.runtime.topology.components},
+            service_logs={
+                **{c.name: self.runtime.log_path(c.name) for c in self.runtime.topology.components.values() if c.kind != "service"},
+                **{path.stem: path for path in self.runtime.service_logs()},
+            },
             dlq_sizes=evidence.dlq_sizes(self.history) if self.history is not None else [],
             convergence=evidence.convergence(self.history) if self.history is not None else [],
             meta=self.meta,
@@ -253,25 +256,42 @@ class Experiment:
 
     @contextmanager
     def recording(self) -> Iterator["Recorder"]:
-        """Record every event's fate (topics + service logs) for the block; then ``history``
-        holds this experiment's observations (its key namespace only)."""
+        """Record every event's fate (topics + service logs) from here on.
+
+        The recorder keeps running after the block: events the system is still working
+        through when the method ends (a consumer catching up after a heal) must be seen.
+        ``verify()`` stops it once the state has converged (or the experiment's teardown
+        does); then ``history`` holds this experiment's observations (its key namespace)."""
         from chaoskit.observe.recorder import Recorder
         from chaoskit.observe.records import Topics
-        from chaoskit.verdicts import scope
 
         roles = self.runtime.topology.topic_roles
         missing = [r for r in ("requests", "processed", "dlq", "alerts") if r not in roles]
         if missing:
             raise ConfigError(f"recording needs topics with roles {missing} in x-chaoskit.topics (role: ...)")
         topics = Topics(requests=roles["requests"], processed=roles["processed"], dlq=roles["dlq"], alerts=roles["alerts"])
-        logs = [self.runtime.log_path(c.name) for c in self.runtime.topology.services]
-        recorder = Recorder(self.kafka.bootstrap, topics, logs)
+        recorder = Recorder(self.kafka.bootstrap, topics)
         self._recorder = recorder
         recorder.start()
-        try:
-            yield recorder
-        finally:
-            self.history = scope(recorder.stop(), self.namespace)
+        yield recorder
+
+    @property
+    def recording_active(self) -> bool:
+        return self._recorder is not None
+
+    def stop_recording(self) -> "History":
+        """Stop the recorder (reading every service's log, canary instances included) and
+        keep the history of this experiment's keys."""
+        from chaoskit.verdicts import scope
+
+        if self._recorder is None:
+            if self.history is None:
+                raise ConfigError("no recording: run the method inside `with experiment.recording():`")
+            return self.history
+        recorder, self._recorder = self._recorder, None
+        recorder.add_logs(self.runtime.service_logs())
+        self.history = scope(recorder.stop(), self.namespace)
+        return self.history
 
     def final_state(self) -> dict[str, dict[str, str]]:
         """Entity key -> document, for this experiment's keys in Redis, read directly."""
@@ -291,20 +311,26 @@ class Experiment:
     ) -> list["CheckResult"]:
         """Run the checks over what was recorded; fail the experiment with every failed
         check's explanation (the ids, trace ids, expected vs observed fate, fault window)."""
+        from chaoskit.checks import check_consistency
         from chaoskit.verdicts import judge
 
-        if self.history is None:
+        if self._recorder is None and self.history is None:
             raise ConfigError("verify() needs a recorded history: run the method inside `with experiment.recording():`")
+        converged = None
+        if expected_state is not None:
+            # first wait for convergence, with the recorder still running, so the history
+            # holds the work the system finished after the method ended
+            converged = check_consistency(expected_state(), self.final_state, consistency_bound_s, 0.5, timeline=self.timeline)
+        history = self.stop_recording()
         self.results = judge(
-            self.history,
+            history,
             final_state=self.final_state,
             timeline=self.timeline,
-            expected_state=expected_state,
+            consistency=converged,
             acked_by_load=self.load.acked_event_ids() if self.load.runs else None,
             samples=self.load.samples() if self.load.runs else None,
             retry=retry,
             slo=slo,
-            consistency_bound_s=consistency_bound_s,
         )
         failed = [r for r in self.results if not r.ok]
         if failed:

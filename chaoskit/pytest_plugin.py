@@ -235,6 +235,8 @@ def experiment(
     )
     yield exp
     load.stop()
+    if exp.recording_active:
+        exp.stop_recording()
     if collecting():
         from chaoskit.report import report_experiment
 

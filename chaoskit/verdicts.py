@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chaoskit.checks import CheckResult, Offender, Slo, check_consistency, check_delivery, check_dlq, check_ordering
+from chaoskit.checks import CheckResult, Offender, Slo, check_delivery, check_dlq, check_ordering
 from chaoskit.checks import check_retry, check_slo
 from chaoskit.checks.result import name_ids
 from chaoskit.errors import ConfigError
@@ -77,17 +77,15 @@ def judge(
     *,
     final_state: Callable[[], State],
     timeline: Timeline,
-    expected_state: Callable[[], State] | None = None,
+    consistency: CheckResult | None = None,
     acked_by_load: set[str] | None = None,
     samples: Sequence[tuple[float, float, bool]] | None = None,
     retry: RetryPolicy | None = None,
     slo: Slo | Mapping[str, Slo] | None = None,
-    consistency_bound_s: float = 60.0,
 ) -> list[CheckResult]:
-    """Run every check whose inputs are given; consistency first (it waits for convergence)."""
-    results: list[CheckResult] = []
-    if expected_state is not None:
-        results.append(check_consistency(expected_state(), final_state, consistency_bound_s, 0.5, timeline=timeline))
+    """Run every check whose inputs are given, after ``consistency`` (the convergence
+    result, computed while the recorder was still running)."""
+    results: list[CheckResult] = [consistency] if consistency is not None else []
     state = final_state()
     if acked_by_load is not None:
         results.append(check_acks(history, acked_by_load, timeline))

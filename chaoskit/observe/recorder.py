@@ -121,6 +121,10 @@ class Recorder:
         self._thread = threading.Thread(target=self._run, args=(consumer,), name="chaoskit-recorder", daemon=True)
         self._thread.start()
 
+    def add_logs(self, paths: Iterable[str | Path]) -> None:
+        """More log files to read at ``stop`` (e.g. instances started during the experiment)."""
+        self._log_paths.extend(p for p in paths if p not in self._log_paths)
+
     def stop(self, deadline_s: float = 10.0) -> History:
         """Drain to the current end offsets (at most ``deadline_s``), then build the History."""
         if self._thread is None:

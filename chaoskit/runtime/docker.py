@@ -186,6 +186,10 @@ class DockerRuntime:
         path.write_text(self.logs(component))
         return path
 
+    def service_logs(self) -> list[Path]:
+        """The services' container logs, written to files for the history recorder."""
+        return [self.log_path(c.name) for c in self.topology.services]
+
     def _log_file(self, component: str) -> Path:
         self.topology.component(component)
         return self.dir / "logs" / f"{component}.log"

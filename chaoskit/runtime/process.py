@@ -153,6 +153,15 @@ class ProcessRuntime:
             self.topology.component(component)
         return self.dir / "logs" / f"{component}.log"
 
+    def service_logs(self) -> list[Path]:
+        """The log of every service under test, and of every instance ever added to one
+        (a canary's log outlives the canary: its events are part of the history)."""
+        logs = self.dir / "logs"
+        found = [self.log_path(c.name) for c in self.topology.services]
+        for comp in self.topology.services:
+            found += sorted(logs.glob(f"{comp.name}#*.log"))
+        return found
+
     def logs(self, component: str) -> str:
         path = self.log_path(component)
         return path.read_text(errors="replace") if path.exists() else ""
