@@ -247,6 +247,8 @@ def read_event_log(
             alert = json.loads(raw) if raw is not None else None
         except (UnicodeDecodeError, json.JSONDecodeError):
             alert = None
+        if isinstance(alert, dict) and alert.get("type") == "deployment":
+            continue  # a deployer's rollback alert is about a version, not an event
         if isinstance(alert, dict) and isinstance(alert.get("event_id"), str):
             alerted.append(alert["event_id"])
         else:
