@@ -1,0 +1,391 @@
+"""Random fault schedules from Hypothesis, shrunk to a minimal one and printed as code.
+
+DESIGN principle 6, in three layers that each work alone:
+
+- ``fault_schedules(faults, ...)`` is a Hypothesis strategy for schedules
+  ``[(at_s, fault, duration_s), ...]`` over the topology's own links and components. It is
+  shaped so that shrinking means something to a reader: times are whole seconds from the
+  schedule's start (a step shrinks toward "immediately"), kinds and their parameters are
+  sampled from mildest to harshest (a step shrinks toward the mildest fault that still
+  breaks the system), durations shrink toward 1 s and lists stay short. A drawn schedule
+  prints as the code that replays it, so Hypothesis' "Falsifying example" already is code.
+- ``replay_code(steps)`` is ``faults.run_schedule([...])``, built from each ``Fault.code``.
+- ``run_drawn_schedule(experiment, steps, ...)`` runs one schedule as one experiment, and
+  ``explore_schedules`` runs it for the schedules Hypothesis draws, seeded by the run's
+  ``--chaos-seed``. Each schedule runs *through its replay code*, so the code printed for a
+  failure is exactly what ran; a failed check raises ``ScheduleFailure``, whose message ends
+  with that code, and Hypothesis reports the failure of the smallest schedule it found.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import hypothesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from chaoskit.checks import CheckResult
+from chaoskit.checks.consistency import check_convergence, differences
+from chaoskit.errors import ConfigError
+from chaoskit.experiment import Experiment, Load
+from chaoskit.faults import Fault, Faults
+from chaoskit.faults import params
+from chaoskit.faults.schedule import Step as EngineStep
+from chaoskit.faults.schedule import overlaps
+from chaoskit.observe.records import Record, Topics, UnparseableRecord, observation_from_record
+from chaoskit.observe.timeline import Timeline
+from chaoskit.runtime.health import DeadlineExceeded, wait_for
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import DrawFn, SearchStrategy
+
+    from chaoskit.topology import Link, Topology
+    from chaoskit.verdicts import RetryPolicy
+
+CALL = "fault_schedules"
+#: Every kind a schedule can draw, mildest first: the order shrinking lowers severity in.
+KINDS: tuple[str, ...] = ("latency", "bandwidth", "reset_peer", "timeout", "down", "pause", "kill", "broker_loss")
+LINK_KINDS = frozenset({"latency", "bandwidth", "reset_peer", "timeout", "down"})
+COMPONENT_KINDS = frozenset({"pause", "kill"})
+# Parameters, mildest first. broker_loss keeps the broker's data: losing it loses acked
+# events by construction (one broker), a recovery experiment rather than a random fault.
+LATENCY_MS = (100, 500, 2000)
+BANDWIDTH_KBPS = (100, 10, 1)
+BROKER_LOSS_MODES = ("cut", "pause", "kill")
+#: No database (a run replays from its seed, not from local files) and no explain phase
+#: (it reruns examples, and every example here runs real faults).
+PHASES = (Phase.explicit, Phase.generate, Phase.shrink)
+
+Step = tuple[int, Fault, int]
+State = Mapping[str, Mapping[str, Any]]
+
+
+class DrawnSchedule(list[Step]):
+    """A drawn schedule: a plain list of ``(at_s, fault, duration_s)`` steps, so anything that
+    takes a schedule takes it, that prints as the code that replays it."""
+
+    def __repr__(self) -> str:
+        return "[" + ", ".join(f"({at_s!r}, {fault.code}, {duration_s!r})" for at_s, fault, duration_s in self) + "]"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """How Hypothesis prints it in "Falsifying example: ...": as code too."""
+        printer.text(repr(self))
+
+
+@dataclass(frozen=True)
+class _Menu:
+    """What a schedule may draw from: kinds mildest first, and the targets for them."""
+
+    kinds: tuple[str, ...]
+    links: tuple[Link, ...]
+    components: tuple[str, ...]
+
+
+def fault_schedules(
+    faults: Faults,
+    *,
+    kinds: Iterable[str] = KINDS,
+    links: Iterable[tuple[str, str] | str] | None = None,
+    components: Iterable[str] | None = None,
+    max_steps: int = 4,
+    horizon_s: int = 20,
+    max_duration_s: int = 8,
+) -> SearchStrategy[DrawnSchedule]:
+    """Schedules of 1..``max_steps`` steps built with ``faults``: each starts at a whole second in
+    ``[0, horizon_s]`` and lasts ``[1, max_duration_s]`` s. ``kinds`` are taken mildest first
+    whatever order they are given in; link faults hit ``links`` (default: every proxied link),
+    ``pause``/``kill`` hit ``components`` (default: the services under test), ``broker_loss``
+    the Kafka broker. Every target is checked against the topology now, and a drawn schedule
+    never holds steps the faults engine would refuse (see ``_without_conflicts``)."""
+    menu = _menu(faults.runtime.topology, kinds, links, components)
+    steps = params.whole(CALL, "max_steps", max_steps, minimum=1, unit="steps per schedule")
+    horizon = params.whole(CALL, "horizon_s", horizon_s, unit="the latest start, whole seconds")
+    longest = params.whole(CALL, "max_duration_s", max_duration_s, minimum=1, unit="whole seconds")
+
+    @st.composite
+    def step(draw: DrawFn) -> Step:
+        kind = draw(st.sampled_from(menu.kinds))
+        fault = _fault(draw, faults, menu, kind)
+        at_s = draw(st.integers(0, horizon))
+        return at_s, fault, draw(st.integers(1, longest))
+
+    return st.lists(step(), min_size=1, max_size=steps).map(_without_conflicts)
+
+
+def _menu(
+    topology: Topology, kinds: Iterable[str], links: Iterable[tuple[str, str] | str] | None, components: Iterable[str] | None
+) -> _Menu:
+    given_kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+    if not given_kinds or any(kind not in KINDS for kind in given_kinds):
+        raise ConfigError(
+            f"{CALL}(kinds={given_kinds!r}): kinds must be a non-empty list of fault kinds from "
+            f"{', '.join(KINDS)} (mildest to harshest)"
+        )
+    menu = _Menu(
+        kinds=tuple(kind for kind in KINDS if kind in given_kinds),
+        links=tuple(topology.links) if links is None else tuple(params.links(topology, CALL, links)),
+        components=(
+            tuple(c.name for c in topology.services)
+            if components is None
+            else tuple(dict.fromkeys(params.component(topology, CALL, name) for name in components))
+        ),
+    )
+    for kind in menu.kinds:
+        if kind in LINK_KINDS and not menu.links:
+            raise ConfigError(f"{CALL}(kinds=[..., {kind!r}]): {kind} acts on a link and the topology has no proxied links")
+        if kind in COMPONENT_KINDS and not menu.components:
+            raise ConfigError(
+                f"{CALL}(kinds=[..., {kind!r}], components=[]): {kind} acts on a component; name at least one "
+                f"(the topology has {', '.join(sorted(topology.components))})"
+            )
+        if kind == "broker_loss" and topology.of_kind("kafka") is None:
+            raise params.TargetError(f"{CALL}(kinds=[..., 'broker_loss']): the topology {topology.path.name} has no Kafka broker")
+    return menu
+
+
+def _fault(draw: DrawFn, faults: Faults, menu: _Menu, kind: str) -> Fault:
+    """One fault of ``kind``; targets and parameters are drawn mildest (or first) first."""
+    if kind == "broker_loss":
+        return faults.broker_loss(mode=draw(st.sampled_from(BROKER_LOSS_MODES)), data="kept")
+    if kind in COMPONENT_KINDS:
+        return getattr(faults, kind)(draw(st.sampled_from(menu.components)))  # type: ignore[no-any-return]
+    link = draw(st.sampled_from(menu.links))
+    if kind == "latency":
+        return faults.latency(link.client, link.target, ms=draw(st.sampled_from(LATENCY_MS)))
+    if kind == "bandwidth":
+        return faults.bandwidth(link.client, link.target, kbps=draw(st.sampled_from(BANDWIDTH_KBPS)))
+    return getattr(faults, kind)(link.client, link.target)  # type: ignore[no-any-return]
+
+
+def _without_conflicts(steps: list[Step]) -> DrawnSchedule:
+    """The engine refuses process faults on one component at overlapping times (there is no
+    sensible heal for killing a paused process). A step that would overlap one drawn before it
+    starts instead when the last such step ends: the same faults, a little later, and a choice
+    of Hypothesis' never turns into a schedule the engine rejects."""
+    kept: list[Step] = []
+    for at_s, fault, duration_s in steps:
+        while clashes := [
+            other_at + other_duration
+            for other_at, other, other_duration in kept
+            if set(other.holds) & set(fault.holds)
+            and overlaps(EngineStep(other_at, other, other_duration), EngineStep(at_s, fault, duration_s))
+        ]:
+            at_s = max(clashes)
+        kept.append((at_s, fault, duration_s))
+    return DrawnSchedule(kept)
+
+
+def schedule_code(steps: Iterable[tuple[float, Fault, float]]) -> str:
+    """The steps as a list literal of ``faults.<kind>(...)`` calls, one step a line."""
+    lines = [f"    ({at_s!r}, {fault.code}, {duration_s!r})," for at_s, fault, duration_s in steps]
+    return "\n".join(["[", *lines, "]"])
+
+
+def replay_code(steps: Iterable[tuple[float, Fault, float]]) -> str:
+    """Python that rebuilds the schedule and runs it to its end, given ``faults`` (a ``Faults``)."""
+    return f"faults.run_schedule({schedule_code(steps)})"
+
+
+@dataclass(frozen=True)
+class Method:
+    """How each drawn schedule is run: the load under it (``experiment.load.run`` arguments)
+    and the bounds of its waits. ``settle_s`` bounds how long the state may take to converge
+    once load and schedule are over (the consistency bound); ``warmup_s`` how long the first
+    event may take to be applied before the schedule starts."""
+
+    load: Mapping[str, Any] = field(default_factory=lambda: {"users": 4, "rate": 20})
+    retry: RetryPolicy | None = None
+    warmup_s: float = 30.0
+    settle_s: float = 60.0
+
+
+class ScheduleFailure(AssertionError):
+    """A schedule broke checks: the message explains each failed check and ends with the code
+    that replays the schedule. ``results`` holds every verdict, ``example`` the experiment it
+    ran as (its history, timeline and key namespace)."""
+
+    def __init__(self, code: str, results: list[CheckResult], example: Experiment) -> None:
+        self.code = code
+        self.results = results
+        self.example = example
+        failed = [r for r in results if not r.ok]
+        super().__init__(
+            f"under this fault schedule {len(failed)} of {len(results)} checks failed:\n"
+            + "\n".join(r.explain() for r in failed)
+            + f"\n\nThe schedule, as code that replays it (with `faults` the environment's Faults, "
+            f"under load, inside experiment.recording()); this run's seed is --chaos-seed={example.seed}:\n{code}"
+        )
+
+
+def run_drawn_schedule(
+    experiment: Experiment,
+    steps: Sequence[tuple[float, Fault, float]],
+    *,
+    workdir: Path,
+    expected_state: Callable[[], State],
+    method: Method = Method(),
+) -> list[CheckResult]:
+    """Run one schedule as one experiment and return its verdicts, or raise ``ScheduleFailure``.
+
+    The example gets a key namespace of its own inside ``experiment``'s (so one example's
+    leftovers never fail the next), its own timeline and faults, and load files under
+    ``workdir``. In order: reset the environment; start recording and load; wait until an
+    event is applied; run the schedule through its replay code; stop the load; settle (until
+    every event of the example is decided and the state matches the verifier's, at most
+    ``settle_s``), which is the consistency verdict; then the other checks over the record.
+    ``expected_state`` is the verifier's expected state for ``experiment``'s namespace (the
+    experiments' ``expected_state`` fixture); it is narrowed to the example's keys. The last
+    example's history, verdicts and timeline become ``experiment``'s, for its report.
+    """
+    code = replay_code(steps)
+    example = _example_of(experiment, workdir)
+    try:
+        experiment.runtime.reset()
+        with example.recording():
+            with example.load.run(**method.load):
+                example.wait_until(
+                    example.final_state, method.warmup_s,
+                    "an event applied under load before the schedule (the system was not steady)",
+                )
+                exec(compile(code, "<fault schedule>", "exec"), {"faults": example.faults})
+            consistency = _settle(example, expected_state, method.settle_s)
+        try:
+            example.verify(retry=method.retry)
+        except AssertionError:
+            pass  # every verdict, failed or not, is in example.results
+    except BaseException as err:
+        err.add_note(f"while running this fault schedule (seed --chaos-seed={experiment.seed}):\n{code}")
+        raise
+    results = [consistency, *example.results]
+    experiment.history, experiment.results, experiment.timeline = example.history, results, example.timeline
+    if not all(r.ok for r in results):
+        raise ScheduleFailure(code, results, example)
+    return results
+
+
+def _example_of(parent: Experiment, workdir: Path) -> Experiment:
+    label = uuid.uuid4().hex[:6]
+    namespace = f"{parent.namespace}{label}:"
+    timeline = Timeline(origin=time.time())
+    return Experiment(
+        name=f"{parent.name}[{label}]",
+        runtime=parent.runtime,
+        services=parent.services,
+        faults=Faults(parent.runtime, timeline),
+        timeline=timeline,
+        load=Load(parent.runtime, namespace, workdir / label, parent.seed),
+        kafka=parent.kafka,
+        namespace=namespace,
+        seed=parent.seed,
+        redis=parent.redis,
+        meta=dict(parent.meta),
+    )
+
+
+def _settle(example: Experiment, expected_state: Callable[[], State], bound_s: float) -> CheckResult:
+    """Wait (at most ``bound_s``) until the example's state matches the verifier's and every
+    event it got acked is decided, then judge convergence over the snapshots taken meanwhile.
+
+    Matching state alone is not enough to stop recording: an older version parked in the DLQ
+    is still to be redriven (and applied as a no-op) after a newer one already shows. The
+    expected state is read again at every poll because an event alerted meanwhile leaves it.
+    """
+    since = time.time()
+    snapshots: list[tuple[float, State]] = []
+    expected: dict[str, Mapping[str, Any]] = {}
+
+    def settled() -> bool:
+        nonlocal expected
+        expected = {key: doc for key, doc in expected_state().items() if key.startswith(example.namespace)}
+        snapshots.append((time.time(), example.final_state()))
+        return not differences(expected, snapshots[-1][1]) and not _undecided(example)
+
+    try:
+        wait_for(settled, bound_s, "the example's events decided and its state converged", interval_s=0.5)
+    except DeadlineExceeded:
+        pass  # the verdict below says what did not converge; the other checks name the undecided events
+    return check_convergence(expected, snapshots, bound_s, since, example.timeline)
+
+
+def _undecided(example: Experiment) -> set[str]:
+    """Events of the example in the requests topic with neither a processed record (applied
+    or a no-op) nor an alert yet. Reads the topics from their start: experiment-sized."""
+    roles = example.topics
+    topics = Topics(requests=roles["requests"], processed=roles["processed"], dlq=roles["dlq"], alerts=roles["alerts"])
+
+    def observed(topic: str) -> list[Any]:
+        found = []
+        for message in example.kafka.read_all(topic):
+            try:
+                found.append(observation_from_record(Record.from_message(message), topics))
+            except UnparseableRecord:
+                continue  # not this example's business; the recorder counts them
+        return found
+
+    requested = {o.event_id for o in observed(topics.requests) if str(o.detail.get("key", "")).startswith(example.namespace)}
+    if not requested:
+        return set()
+    decided = {o.event_id for topic in (topics.processed, topics.alerts) for o in observed(topic)}
+    return requested - decided
+
+
+def schedule_settings(parent: settings | None = None, *, max_examples: int | None = None) -> settings:
+    """Hypothesis settings for examples that each run real faults, on top of ``parent`` (default:
+    the loaded profile): no deadline, no example database (a run replays from its seed),
+    no explain phase, health checks off, and one failure reported, the minimal one."""
+    base = parent if parent is not None else settings()
+    return settings(
+        base,
+        max_examples=base.max_examples if max_examples is None else max_examples,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        phases=PHASES,
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+def explore(
+    schedules: SearchStrategy[DrawnSchedule],
+    run: Callable[[DrawnSchedule], object],
+    *,
+    seed: int,
+    hypothesis_settings: settings | None = None,
+) -> None:
+    """Call ``run`` on schedules Hypothesis draws, seeded by ``seed`` (the same seed draws the
+    same schedules); when one fails, Hypothesis shrinks it and raises the minimal one's error."""
+
+    @hypothesis.seed(seed)
+    @schedule_settings(hypothesis_settings)
+    @given(steps=schedules)
+    def fault_schedule(steps: DrawnSchedule) -> None:
+        run(steps)
+
+    fault_schedule()
+
+
+def explore_schedules(
+    experiment: Experiment,
+    schedules: SearchStrategy[DrawnSchedule],
+    *,
+    workdir: Path,
+    expected_state: Callable[[], State],
+    method: Method = Method(),
+    hypothesis_settings: settings | None = None,
+) -> None:
+    """Run drawn schedules as experiments (``run_drawn_schedule``), seeded by the run's
+    ``--chaos-seed``; a failure is shrunk and reported as the minimal schedule's
+    ``ScheduleFailure``, whose message ends with the code that replays it."""
+    explore(
+        schedules,
+        lambda steps: run_drawn_schedule(experiment, steps, workdir=workdir, expected_state=expected_state, method=method),
+        seed=experiment.seed,
+        hypothesis_settings=hypothesis_settings,
+    )
