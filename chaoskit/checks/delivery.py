@@ -40,10 +40,10 @@ def check_delivery(history: History, final_state: State | None = None, timeline:
 
     unhandled_set = acked_set - effects - noops - (parked & alerted)
     times = Counter(effect_events) if len(effects) < len(effect_events) else Counter()
-    ids = history.event_ids()
-    unhandled = [ids[n] for n in dict.fromkeys(acked.event) if n in unhandled_set] if unhandled_set else []
-    twice = {ids[n]: count for n, count in times.items() if count > 1}
-    parked_ids = {ids[n] for n in parked & unhandled_set}
+    name = history.event_id
+    unhandled = [name(n) for n in dict.fromkeys(acked.event) if n in unhandled_set] if unhandled_set else []
+    twice = {name(n): count for n, count in times.items() if count > 1}
+    parked_ids = {name(n) for n in parked & unhandled_set}
     vanished = _vanished_effects(history, applied, effect, final_state) if final_state is not None else {}
     suspects = unhandled + sorted(twice) + sorted(set(vanished) - set(unhandled) - twice.keys())
     unhandled_ids = set(unhandled)
@@ -96,18 +96,15 @@ def _vanished_effects(history: History, applied: Columns, effect: list[bool], fi
     The last write per key must survive; whether versions ever went backwards on the
     way is the ordering check's question, so it is not reported twice.
     """
-    keys = list(compress(applied.field("key"), effect))
-    events = list(compress(applied.event, effect))
-    last = dict(zip(keys, zip(events, compress(applied.field("version"), effect))))  # later rows win
-    ids = history.event_ids()
-    if None in last:
-        del last[None]
-        for key, event, version in zip(keys, events, compress(applied.field("version"), effect)):
-            if key is None and (key := history.key_of(ids[event])) is not None:
-                last[key] = (event, version)
+    keys = applied.field("key")
+    if None in keys:  # the key was recorded on another observation of the event
+        keys = [history.key_of(e) if k is None else k for k, e in zip(keys, applied.event_id)]
+    last = dict(zip(compress(keys, effect), compress(range(len(keys)), effect)))  # key -> row; later rows win
+    last.pop(None, None)
+    versions = applied.field("version")
     vanished: dict[str, tuple[str, str]] = {}
-    for key, (event, shown) in last.items():
-        event_id = ids[event]
+    for key, row in last.items():
+        shown = versions[row]
         version = version_of(shown)
         if version is None:
             continue
@@ -116,5 +113,5 @@ def _vanished_effects(history: History, applied: Columns, effect: list[bool], fi
         if held is None or held < version:
             expected = f"doc:{key} at version ≥ {shown} (this event's effect, the last on its key)"
             observed = f"doc:{key} missing from the final state" if doc is None else f"doc:{key} at version {doc.get('version')}"
-            vanished[event_id] = (expected, observed)
+            vanished[history.event_id(applied.event[row])] = (expected, observed)
     return vanished

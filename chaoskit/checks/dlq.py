@@ -15,7 +15,7 @@ from typing import Any
 
 from chaoskit.checks.fate import describe, event_window, origin_of, window_label
 from chaoskit.checks.result import CheckResult, Offender, name_ids
-from chaoskit.observe.history import History, Kind
+from chaoskit.observe.history import NO_TRACE, History, Kind
 from chaoskit.observe.timeline import Timeline
 
 NAME = "dlq"
@@ -27,22 +27,21 @@ def check_dlq(history: History, timeline: Timeline | None = None) -> CheckResult
     failures = Counter(failed.event)
     parked_set = set(parked.event)
     traces = _own_traces(history, parked_set)
-    ids = history.event_ids()
-
-    problems: dict[str, list[tuple[float | None, str, str]]] = {}  # event -> (entry time, expected, observed)
-    entries = zip(parked.time, parked.event, parked.trace_id, parked.field("error"), parked.field("attempts"))
+    problems: dict[int, list[tuple[float | None, str, str]]] = {}  # event number -> (entry time, expected, observed)
+    entries = zip(parked.time, parked.event, parked.trace, parked.field("error"), parked.field("attempts"))
     for at, event, trace, error, attempts in entries:
-        faults = _entry_faults(error, attempts, trace, traces[event], failures[event])
+        faults = _entry_faults(history, error, attempts, trace, traces[event], failures[event])
         if faults:
             expected = "a failed event, with error, attempts and its trace id" if failures[event] else "no DLQ entry (the event never failed)"
-            problems.setdefault(ids[event], []).append((at, expected, "; ".join(faults)))
+            problems.setdefault(event, []).append((at, expected, "; ".join(faults)))
     for event in failures.keys() - parked_set:
-        problems[ids[event]] = [(None, "parked in the DLQ with its error, attempt count and trace id", "never dead-lettered")]
+        problems[event] = [(None, "parked in the DLQ with its error, attempt count and trace id", "never dead-lettered")]
+    named = {history.event_id(n): found for n, found in problems.items()}
 
-    paths = history.for_events(problems)
+    paths = history.for_events(named)
     origin = origin_of(history, timeline)
     offenders = []
-    for event_id, found in sorted(problems.items(), key=lambda item: paths[item[0]][0].time if paths[item[0]] else 0.0):
+    for event_id, found in sorted(named.items(), key=lambda item: paths[item[0]][0].time if paths[item[0]] else 0.0):
         observations = paths[event_id]
         path = describe(observations, origin)
         trace = next((o.trace_id for o in observations if o.trace_id and o.kind is not Kind.DEAD_LETTERED), None)
@@ -64,21 +63,17 @@ def check_dlq(history: History, timeline: Timeline | None = None) -> CheckResult
     return CheckResult(NAME, not offenders, summary, tuple(offenders))
 
 
-def _own_traces(history: History, events: set[int]) -> dict[int, str | None]:
-    """Each event's own trace id: the one it was acked with, else the one it was first recorded with."""
+def _own_traces(history: History, events: set[int]) -> dict[int, int]:
+    """Each event's own trace number: the one it was acked with, else its first one."""
     acked = history.select(Kind.ACKED)
-    traces: dict[int, str | None] = {}
-    for event, trace in compress(zip(acked.event, acked.trace_id), map(events.__contains__, acked.event)):
+    traces: dict[int, int] = {}
+    for event, trace in compress(zip(acked.event, acked.trace), map(events.__contains__, acked.event)):
         traces.setdefault(event, trace)
-    missing = events - traces.keys()
-    if missing:
-        ids = history.event_ids()
-        first = history.traces_of([ids[n] for n in missing])
-        traces.update((n, first.get(ids[n])) for n in missing)
+    traces.update((event, history.first_trace(event)) for event in events - traces.keys())
     return traces
 
 
-def _entry_faults(error: Any, attempts: Any, entry_trace: str | None, trace: str | None, failures: int) -> list[str]:
+def _entry_faults(history: History, error: Any, attempts: Any, entry_trace: int, trace: int, failures: int) -> list[str]:
     """What is wrong with one DLQ entry, as short phrases (empty if nothing)."""
     faults: list[str] = []
     if not failures:
@@ -89,8 +84,8 @@ def _entry_faults(error: Any, attempts: Any, entry_trace: str | None, trace: str
         faults.append(f"has no valid attempt count (attempts={attempts!r})")
     elif failures and attempts > failures:
         faults.append(f"claims {attempts} attempts but {failures} failures were observed")
-    if not entry_trace:
+    if entry_trace == NO_TRACE:
         faults.append("has no trace id")
-    elif trace and entry_trace != trace:
-        faults.append(f"carries trace {entry_trace}, not the event's trace {trace}")
+    elif trace != NO_TRACE and entry_trace != trace:
+        faults.append(f"carries trace {history.trace_id(entry_trace)}, not the event's trace {history.trace_id(trace)}")
     return faults

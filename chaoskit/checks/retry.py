@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any
 
-from chaoskit.checks.fate import describe, effect_rows, event_window, origin_of, window_label
+from chaoskit.checks.fate import describe, event_window, origin_of, window_label
 from chaoskit.checks.result import CheckResult, Offender, name_ids
 from chaoskit.errors import ConfigError
 from chaoskit.observe.history import Columns, History, Kind
@@ -70,12 +70,13 @@ def check_retry(
     policy = Policy(base_s, factor, cap_s, max_attempts, tolerance_s)
     _validate(policy)
     tries = _suspects(history)
-    breaches: dict[str, list[tuple[str, str, float | None]]] = {}  # event -> (expected, observed, moment)
+    origin = origin_of(history, timeline)
+    breaches: dict[int, list[tuple[str, str, float | None]]] = {}  # event number -> (expected, observed, moment)
     retried = exhausted = 0
-    for event_id, event in tries.items():
-        found = breaches.setdefault(event_id, [])
+    for number, event in tries.items():
+        found = breaches.setdefault(number, [])
         retried += len(event.attempts) > 1
-        found += _early(event, policy)
+        found += _early(event, policy, origin)
         most = max([len(event.attempts), *(n for _, n in event.attempts)])
         if most > max_attempts:
             found.append((f"at most {max_attempts} attempts", f"{most} attempts", None))
@@ -88,9 +89,9 @@ def check_retry(
             observed = f"{event.alerts} alert(s) although the event was not exhausted ({len(event.attempts)} of {max_attempts} attempts, the last one not failed)"
             found.append(("no alert before the last allowed attempt failed", observed, None))
         if not found:
-            del breaches[event_id]
+            del breaches[number]
 
-    offenders = list(_offenders(history, breaches, timeline))
+    offenders = list(_offenders(history, breaches, timeline, origin))
     if offenders:
         summary = (
             f"{len(breaches)} events break the retry policy ({name_ids(offenders)}); {retried} events retried, "
@@ -104,7 +105,7 @@ def check_retry(
     return CheckResult(NAME, not offenders, summary, tuple(offenders))
 
 
-def _suspects(history: History) -> dict[str, _Tries]:
+def _suspects(history: History) -> dict[int, _Tries]:
     """The events worth a look (retried, failed or alerted), gathered column-wise."""
     attempted, failed, alerted = (history.select(k) for k in (Kind.ATTEMPTED, Kind.FAILED, Kind.ALERTED))
     counts = Counter(attempted.event)
@@ -119,11 +120,10 @@ def _suspects(history: History) -> dict[str, _Tries]:
     for _, event in _rows(alerted, wanted):
         tries.setdefault(event, _Tries()).alerts += 1
     applied = history.select(Kind.APPLIED)
-    for at, event in compress(zip(applied.time, applied.event), effect_rows(applied)):
-        if event in wanted:
+    for at, event, changed in _rows(applied, wanted, "applied"):
+        if changed is not False:
             tries[event].last_effect = at
-    ids = history.event_ids()
-    return {ids[n]: event for n, event in tries.items()}
+    return tries
 
 
 def _rows(columns: Columns, wanted: set[int], *fields: str) -> Iterator[tuple[Any, ...]]:
@@ -132,7 +132,7 @@ def _rows(columns: Columns, wanted: set[int], *fields: str) -> Iterator[tuple[An
     return compress(rows, map(wanted.__contains__, columns.event))
 
 
-def _early(event: _Tries, policy: Policy) -> list[tuple[str, str, float | None]]:
+def _early(event: _Tries, policy: Policy, origin: float) -> list[tuple[str, str, float | None]]:
     """Every attempt that came sooner than its backoff after the previous one."""
     early: list[tuple[str, str, float | None]] = []
     for (started, number), (at, next_number) in zip(event.attempts, event.attempts[1:]):
@@ -142,7 +142,10 @@ def _early(event: _Tries, policy: Policy) -> list[tuple[str, str, float | None]]
         gap = at - since
         if gap < wait - policy.tolerance_s:
             expected = f"attempt {next_number} at least {wait:.2f}s after attempt {number} {reference} ({policy})"
-            observed = f"attempt {next_number} came {gap:.2f}s after attempt {number} {reference}"
+            observed = (
+                f"attempt {next_number} at {at - origin:.2f}s came {gap:.2f}s after attempt {number} {reference} "
+                f"at {since - origin:.2f}s"
+            )
             early.append((expected, observed, at))
     return early
 
@@ -157,17 +160,18 @@ def _gave_up(event: _Tries, most: int, max_attempts: int) -> bool:
     return failed_last and not applied_after
 
 
-def _offenders(history: History, breaches: dict[str, list[tuple[str, str, float | None]]], timeline: Timeline | None) -> Iterator[Offender]:
-    paths = history.for_events(breaches)
-    origin = origin_of(history, timeline)
-    for event_id, found in breaches.items():
+def _offenders(
+    history: History, breaches: dict[int, list[tuple[str, str, float | None]]], timeline: Timeline | None, origin: float
+) -> Iterator[Offender]:
+    named = {history.event_id(n): found for n, found in breaches.items()}
+    paths = history.for_events(named)
+    for event_id, found in named.items():
         observations = paths[event_id]
         trace = next((o.trace_id for o in observations if o.trace_id), None)
         path = describe(observations, origin)
         for expected, observed, moment in found:
             window = event_window(timeline, observations, origin) if moment is None else window_label(timeline, moment, moment, origin)
-            when = "" if moment is None else f" at {moment - origin:.2f}s"
-            yield Offender(event_id, trace, expected, f"{observed}{when}: {path}", window)
+            yield Offender(event_id, trace, expected, f"{observed}: {path}", window)
 
 
 def _validate(policy: Policy) -> None:

@@ -7,31 +7,35 @@ or ``"load"``), with a small ``detail`` dict (attempt, error, version, key, offs
 Why the layout is columnar: a long experiment records a million events, six or more
 observations each, and the verdict must not wait on the record. So observations are
 stored per kind as parallel lists ("columns"), and so are their detail fields; event
-ids and places are stored once in symbol tables and referenced by number; an event's
-trace id is stored once with the event, and per observation only where it differs (a
-DLQ record that lost its trace, say). The checks read whole columns of one kind
-(``select``) at C speed; saving and loading move large JSON arrays through orjson, and
-a loaded file parses each part only when something first reads it, so a check that
-needs three kinds never pays for the other seven. Iteration, ``for_event``,
-``for_trace`` and ``for_key`` give the human-scale view, in time order.
+ids, trace ids and places are stored once in symbol tables and referred to by number;
+an event's trace is stored once with the event, and per observation only where it
+differs (a DLQ record that lost its trace, say). The checks read whole columns of one
+kind (``select``) at C speed. A saved file holds each column of each block on its own
+JSON line, and a loaded file parses a column only when something first reads it, so a
+check that needs three columns of two kinds never pays for the other forty.
+Iteration, ``for_event``, ``for_trace`` and ``for_key`` give the human-scale view.
 
 File format (JSON lines, written by ``save``, read by ``load``)::
 
     {"format": "chaoskit.history", "version": 1, "observations": N}
-    {"symbols": "trace_id", "rows": n}                 a description line, then its data:
-    {"values": [...]}
+    {"symbols": "trace_id", "rows": n}          a description line, then its data line:
+    [null, "9c1f...", ...]                      trace number 0 is "no trace id"
     {"symbols": "event_id", "rows": n}
-    {"values": [...], "trace": [trace number per event]}
+    ["3f2a...", ...]
+    {"symbols": "event_trace", "rows": n}       the trace number of each event
+    [1, ...]
     {"symbols": "where", "rows": n}
-    {"values": [...]}
-    {"block": "acked", "rows": n, "first": t, "last": t}
-    {"time": [...], "event": [...], "where": [...], "trace_at": [row...], "trace": [...],
-     "detail": {"field": [value | null, ...]}}
+    ["load", "documents.requested", ...]
+    {"block": "acked", "rows": n, "first": t, "last": t, "overrides": k,
+     "columns": ["time", "event", "where", "trace_at", "trace", "detail.key", ...],
+     "encoded": ["detail.key"]}
+    [1800000000.002, ...]                       one data line per listed column
+    ...
 
-Symbol tables come before the blocks that refer to them and may span several line
-pairs, each extending the table; a number is an index into its table. A kind's blocks
-are in time order; ``trace_at`` lists the block rows whose trace differs from their
-event's own.
+Symbol lines extend their table and come before the blocks that refer to them. A
+kind's blocks are in time order; ``trace_at`` (the kind's row numbers) and ``trace``
+list the ``overrides`` rows whose trace differs from their event's. An encoded column
+(text repeated across rows, like entity keys) is written ``[distinct values, numbers]``.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from __future__ import annotations
 import gc
 import heapq
 import itertools
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -52,6 +56,8 @@ from chaoskit.errors import ChaoskitError
 FORMAT = "chaoskit.history"
 VERSION = 1
 _BLOCK_ROWS = 100_000
+_BASE = ("time", "event", "where")
+NO_TRACE = 0  # the trace number of "no trace id": every trace table starts with it
 
 
 class Kind(StrEnum):
@@ -93,222 +99,316 @@ class HistoryFormatError(ChaoskitError, ValueError):
 
 
 class _Deferred(NamedTuple):
-    """A data line of a loaded file, kept as bytes until something reads it."""
+    """A data line of a loaded file (a JSON array), kept as a slice until first read."""
 
     path: str
     number: int
-    raw: bytes
-    rows: int
+    raw: memoryview
 
-    def parse(self) -> dict[str, Any]:
+    def parse(self) -> list[Any]:
         try:
-            body = orjson.loads(self.raw)
+            values = orjson.loads(self.raw)
         except orjson.JSONDecodeError as exc:
             raise self.error(f"not JSON ({exc})") from None
-        if not isinstance(body, dict):
-            raise self.error("not a JSON object")
-        return body
+        if not isinstance(values, list):
+            raise self.error("a data line must be a JSON array")
+        return values
 
     def error(self, text: str) -> HistoryFormatError:
         return HistoryFormatError(f"{self.path}: line {self.number}: {text}")
 
 
-class _Symbols:
-    """A table of distinct values referred to by number; for events, also each one's trace."""
+Check = Callable[[list[Any], int], "str | None"]  # (values, first row) -> what is wrong
 
-    def __init__(self, traces: _Symbols | None = None) -> None:
+
+class _Lazy:
+    """A column: the values parsed so far, then data lines not parsed yet.
+
+    The first read parses every pending line in order; a pending run without a line
+    (a block that lacks this detail field) reads as that many Nones. An encoded line
+    holds ``[distinct values, numbers]``: text repeated across rows (entity keys,
+    errors) is parsed once and shared, so later set and dict work hashes it once.
+    """
+
+    __slots__ = ("_values", "_pending", "_pending_rows", "_check")
+
+    def __init__(self, check: Check | None = None) -> None:
         self._values: list[Any] = []
-        self._traces: list[int] = []  # event table only: the trace number each event came with
-        self._trace_table = traces
-        self._index: dict[Any, int] | None = {}
-        self._deferred: list[_Deferred] = []
-        self._deferred_rows = 0
+        self._pending: list[tuple[_Deferred | None, int, bool]] = []
+        self._pending_rows = 0
+        self._check = check
 
     def __len__(self) -> int:
-        return len(self._values) + self._deferred_rows
+        return len(self._values) + self._pending_rows
+
+    def defer(self, line: _Deferred | None, rows: int, encoded: bool = False) -> None:
+        if rows:
+            self._pending.append((line, rows, encoded))
+            self._pending_rows += rows
 
     @property
     def values(self) -> list[Any]:
-        self._parse()
+        if self._pending:
+            pending, self._pending, self._pending_rows = self._pending, [], 0
+            with _no_gc():
+                for line, rows, encoded in pending:
+                    self._values += self._parse(line, rows, encoded) if line is not None else itertools.repeat(None, rows)
         return self._values
 
-    @property
-    def traces(self) -> list[int]:
-        self._parse()
-        return self._traces
+    def _parse(self, line: _Deferred, rows: int, encoded: bool) -> list[Any]:
+        values = line.parse()
+        if encoded:
+            if len(values) != 2 or not all(isinstance(part, list) for part in values):
+                raise line.error("an encoded column must be [distinct values, numbers]")
+            distinct, numbers = values
+            if numbers and (min(numbers) < 0 or max(numbers) >= len(distinct)):
+                raise line.error("an encoded column refers past its distinct values")
+            values = list(map(distinct.__getitem__, numbers))
+        if len(values) != rows:
+            raise line.error(f"expected {rows} values, found {len(values)}")
+        problem = self._check(values, len(self._values)) if self._check is not None else None
+        if problem:
+            raise line.error(problem)
+        return values
 
-    def ref(self, value: Any, trace: int = -1) -> tuple[int, bool]:
-        """The value's number, and whether it is new (a new event records ``trace``)."""
+
+def _refs_into(table: Any) -> Check:
+    """A check that every value is the number of an entry of ``table`` (anything sized)."""
+
+    def check(values: list[Any], _: int) -> str | None:
+        if values and (min(values) < 0 or max(values) >= len(table)):
+            return "refers to a symbol not defined on an earlier line"
+        return None
+
+    return check
+
+
+def _starts_with_no_trace(values: list[Any], first_row: int) -> str | None:
+    return "the trace table must start with null (no trace id)" if first_row == 0 and values[:1] != [None] else None
+
+
+class _Symbols:
+    """A table of distinct values referred to by number; the reverse index is built on demand."""
+
+    def __init__(self, check: Check | None = None) -> None:
+        self.column = _Lazy(check)
+        self._index: dict[Any, int] | None = {}
+
+    def __len__(self) -> int:
+        return len(self.column)
+
+    @property
+    def values(self) -> list[Any]:
+        return self.column.values
+
+    def ref(self, value: Any) -> tuple[int, bool]:
+        """The value's number, and whether it is new."""
         if self._index is None:
             self._index = dict(zip(self.values, range(len(self.values))))
         ref = self._index.get(value)
         if ref is not None:
             return ref, False
-        ref = self._index[value] = len(self._values)
-        self._values.append(value)
-        if self._trace_table is not None:
-            self._traces.append(trace)
+        ref = self._index[value] = len(self.values)
+        self.values.append(value)
         return ref, True
+
+    def defer(self, line: _Deferred, rows: int) -> None:
+        self.column.defer(line, rows)
+        self._index = None
 
     def refs_of(self, wanted: Collection[Any]) -> set[int]:
         """Numbers of the wanted values, by one C-speed scan (no reverse index needed)."""
         return set(itertools.compress(range(len(self.values)), map(wanted.__contains__, self.values)))
 
-    def defer(self, line: _Deferred) -> None:
-        self._deferred.append(line)
-        self._deferred_rows += line.rows
-
-    def _parse(self) -> None:
-        if not self._deferred:
-            return
-        lines, self._deferred, self._deferred_rows = self._deferred, [], 0
-        with _no_gc():
-            for line in lines:
-                body = line.parse()
-                values = body.get("values")
-                if not isinstance(values, list) or len(values) != line.rows:
-                    raise line.error(f"expected a list of {line.rows} values")
-                if self._trace_table is not None:
-                    traces = body.get("trace")
-                    if not isinstance(traces, list) or len(traces) != line.rows or max(traces, default=-1) >= len(self._trace_table):
-                        raise line.error("event traces do not match the events or the trace table")
-                    self._traces += traces
-                self._values += values
-        self._index = None
-
 
 class _KindColumns:
-    """The stored observations of one kind."""
+    """The stored observations of one kind: base columns, trace overrides, detail fields."""
 
-    def __init__(self, kind: Kind) -> None:
+    def __init__(self, kind: Kind, history: History) -> None:
         self.kind = kind
-        self.time: list[float] = []
-        self.event: list[int] = []
-        self.where: list[int] = []
-        self.traces: dict[int, int] = {}  # row -> trace number, where it differs from the event's
-        self.fields: dict[str, list[Any]] = {}  # detail field -> value per row (None: absent)
+        self.rows = 0
+        self.base = {
+            "time": _Lazy(),
+            "event": _Lazy(_refs_into(history._events)),
+            "where": _Lazy(_refs_into(history._wheres)),
+        }
+        self.trace_at = _Lazy()
+        self.trace = _Lazy(_refs_into(history._traces))
+        self.fields: dict[str, _Lazy] = {}
+        self._overrides: dict[int, int] | None = None
+        self.first: float | None = None
+        self.last: float | None = None
         self.ordered = True
-        self.deferred: list[tuple[_Deferred, float, float]] = []  # (line, first, last time)
 
-    def __len__(self) -> int:
-        return len(self.time) + sum(line.rows for line, _, _ in self.deferred)
+    @property
+    def time(self) -> list[float]:
+        return self.base["time"].values
 
-    def span(self) -> tuple[float, float] | None:
-        firsts = self.time[:1] + [first for _, first, _ in self.deferred]
-        lasts = self.time[-1:] + [last for _, _, last in self.deferred]
-        return (min(firsts), max(lasts)) if firsts else None
+    @property
+    def event(self) -> list[int]:
+        return self.base["event"].values
 
-    def parse(self, history: History) -> None:
-        """Parse the deferred blocks, checking they fit the symbol tables."""
-        lines, self.deferred = self.deferred, []
-        with _no_gc():
-            for line, _, _ in lines:
-                self._add_block(line, line.parse(), history)
+    @property
+    def where(self) -> list[int]:
+        return self.base["where"].values
+
+    def overrides(self) -> dict[int, int]:
+        """Row → trace number, for the rows whose trace differs from their event's."""
+        if self._overrides is None:
+            self._overrides = dict(zip(self.trace_at.values, self.trace.values))
+        return self._overrides
+
+    def field(self, name: str) -> list[Any] | None:
+        column = self.fields.get(name)
+        return column.values if column is not None else None
+
+    def add_block(self, description: Mapping[str, Any], lines: Mapping[str, _Deferred]) -> None:
+        """Take a loaded block's data lines, unparsed; raises ValueError if it is malformed."""
+        rows, overrides = description["rows"], description.get("overrides", 0)
+        first, last = float(description["first"]), float(description["last"])
+        for name in _BASE:
+            self.base[name].defer(lines[name], rows)
+        if overrides:
+            self.trace_at.defer(lines["trace_at"], overrides)
+            self.trace.defer(lines["trace"], overrides)
+        names = {n.removeprefix("detail.") for n in lines if n.startswith("detail.")}
+        encoded = set(description.get("encoded", ()))
+        for name in names - self.fields.keys():
+            self.fields[name] = _Lazy()
+            self.fields[name].defer(None, self.rows)
+        for name, column in self.fields.items():
+            column.defer(lines.get(f"detail.{name}"), rows, f"detail.{name}" in encoded)
+        self._extend_span(first, last)
+        self.rows += rows
+        self._overrides = None
+
+    def append(self, time: float, event: int, where: int, trace: int | None, detail: Mapping[str, Any]) -> None:
+        self.parse_all()
+        row = self.rows
+        self.time.append(time)
+        self.event.append(event)
+        self.where.append(where)
+        if trace is not None:
+            self.trace_at.values.append(row)
+            self.trace.values.append(trace)
+        for name in detail.keys() - self.fields.keys():
+            if detail[name] is not None:
+                self.fields[name] = _Lazy()
+                self.fields[name].values.extend(itertools.repeat(None, row))
+        for name, column in self.fields.items():
+            column.values.append(detail.get(name))
+        self._extend_span(time, time)
+        self.rows += 1
+        self._overrides = None
+
+    def parse_all(self) -> None:
+        for column in (*self.base.values(), self.trace_at, self.trace, *self.fields.values()):
+            _ = column.values
 
     def sort(self) -> None:
-        """Restore time order after out-of-order appends (stable: ties keep append order)."""
+        """Restore time order after out-of-order appends or blocks (stable for ties)."""
         if self.ordered:
             return
-        order = sorted(range(len(self.time)), key=self.time.__getitem__)
-        self.time = [self.time[i] for i in order]
-        self.event = [self.event[i] for i in order]
-        self.where = [self.where[i] for i in order]
-        self.fields = {name: [column[i] for i in order] for name, column in self.fields.items()}
-        if self.traces:
-            new_row = {old: new for new, old in enumerate(order)}
-            self.traces = {new_row[old]: ref for old, ref in self.traces.items()}
+        self.parse_all()
+        order = sorted(range(self.rows), key=self.time.__getitem__)
+        new_row = {old: new for new, old in enumerate(order)} if self.trace_at.values else {}
+        for column in (*self.base.values(), *self.fields.values()):
+            values = column.values
+            values[:] = [values[i] for i in order]
+        self.trace_at.values[:] = [new_row[r] for r in self.trace_at.values]
+        self._overrides = None
         self.ordered = True
 
-    def _add_block(self, line: _Deferred, block: dict[str, Any], history: History) -> None:
-        try:
-            times, events, wheres = block["time"], block["event"], block["where"]
-            trace_rows, traces = block.get("trace_at", []), block.get("trace", [])
-            detail: dict[str, list[Any]] = block.get("detail", {})
-        except KeyError as exc:
-            raise line.error(f"the {self.kind} block lacks {exc}") from None
-        rows = line.rows
-        if any(len(c) != rows for c in (times, events, wheres, *detail.values())) or len(trace_rows) != len(traces):
-            raise line.error(f"the {self.kind} block's columns are not all {rows} rows long")
-        if (
-            max(events, default=-1) >= len(history._events)
-            or max(wheres, default=-1) >= len(history._wheres)
-            or max(traces, default=-1) >= len(history._traces)
-        ):
-            raise line.error(f"the {self.kind} block refers to a symbol not defined on an earlier line")
-        start = len(self.time)
-        if start and rows and times[0] < self.time[-1]:
+    def _extend_span(self, first: float, last: float) -> None:
+        if self.last is not None and first < self.last:
             self.ordered = False
-        self.time += times
-        self.event += events
-        self.where += wheres
-        self.traces.update(zip((start + r for r in trace_rows), traces))
-        for name in detail.keys() - self.fields.keys():
-            self.fields[name] = [None] * start
-        for name, column in self.fields.items():
-            column += detail.get(name) or itertools.repeat(None, rows)
+        self.first = first if self.first is None else min(self.first, first)
+        self.last = last if self.last is None else max(self.last, last)
 
 
 class Columns:
     """Observations of one kind as parallel lists in time order: the checks' fast path.
 
-    ``event`` holds event numbers, dense ints standing for ``history.event_ids()[n]``:
-    sets and counts over a million of them cost a fraction of the same over strings.
-    The lists are shared by every reader of this selection: treat them as read-only.
+    ``event`` holds event numbers (``history.event_id(n)`` names one) and ``trace``
+    trace numbers (equal numbers, equal trace ids; 0 is "no trace id"): sets and counts
+    over a million of them cost a fraction of the same over strings. Each list is built
+    on first use and shared by every reader of this selection: treat them as read-only.
     """
 
     def __init__(self, history: History, kind: Kind) -> None:
         self._history = history
         self._columns = history._sorted(kind)
-        self.time: list[float] = list(self._columns.time)
-        self.event: list[int] = list(self._columns.event)
-        self._derived: dict[str, list[Any]] = {}
+        self._built: dict[str, list[Any]] = {}
 
     def __len__(self) -> int:
-        return len(self.time)
+        return self._columns.rows
+
+    @property
+    def time(self) -> list[float]:
+        return self._build("time", lambda: list(self._columns.time))
+
+    @property
+    def event(self) -> list[int]:
+        return self._build("event", lambda: list(self._columns.event))
 
     @property
     def event_id(self) -> list[str]:
-        return self._derive("event_id", lambda: list(map(self._history._events.values.__getitem__, self.event)))
+        return self._build("event_id", lambda: list(map(self._history._events.values.__getitem__, self.event)))
+
+    @property
+    def trace(self) -> list[int]:
+        def build() -> list[int]:
+            traces = list(map(self._history._event_trace.values.__getitem__, self.event))
+            for row, trace in self._columns.overrides().items():
+                traces[row] = trace
+            return traces
+
+        return self._build("trace", build)
 
     @property
     def trace_id(self) -> list[str | None]:
-        def build() -> list[str | None]:
-            refs = list(map(self._history._events.traces.__getitem__, self.event))
-            for row, ref in self._columns.traces.items():
-                refs[row] = ref
-            return list(map(self._history._traces.values.__getitem__, refs))
-
-        return self._derive("trace_id", build)
+        return self._build("trace_id", lambda: list(map(self._history._traces.values.__getitem__, self.trace)))
 
     @property
     def where(self) -> list[str]:
-        return self._derive("where", lambda: list(map(self._history._wheres.values.__getitem__, self._columns.where)))
+        return self._build("where", lambda: list(map(self._history._wheres.values.__getitem__, self._columns.where)))
 
     def field(self, name: str) -> list[Any]:
         """One detail field per observation (None where the observation lacks it)."""
-        column = self._columns.fields.get(name)
-        return self._derive(f"detail.{name}", lambda: list(column) if column is not None else [None] * len(self.time))
 
-    def _derive(self, name: str, build: Any) -> list[Any]:
-        if name not in self._derived:
-            self._derived[name] = build()
-        return self._derived[name]
+        def build() -> list[Any]:
+            column = self._columns.field(name)
+            return list(column) if column is not None else [None] * len(self)
+
+        return self._build(f"detail.{name}", build)
+
+    def _build(self, name: str, build: Callable[[], list[Any]]) -> list[Any]:
+        if name not in self._built:
+            self._built[name] = build()
+        return self._built[name]
 
 
 class History:
     """An append-only record of observations; iteration and lookups are in time order."""
 
     def __init__(self, observations: Iterable[Observation] = ()) -> None:
-        self._columns: dict[Kind, _KindColumns] = {kind: _KindColumns(kind) for kind in KINDS}
-        self._traces = _Symbols()
-        self._events = _Symbols(traces=self._traces)
+        self._setup()
+        self._traces.ref(None)
+        for observation in observations:
+            self.append(*observation)
+
+    def _setup(self) -> None:
+        """Empty tables and columns; a new history then registers trace number 0 (none),
+        a loaded one takes its trace table, which starts with it, from the file."""
+        self._traces = _Symbols(_starts_with_no_trace)
+        self._events = _Symbols()
+        self._event_trace = _Lazy(_refs_into(self._traces))
         self._wheres = _Symbols()
+        self._columns: dict[Kind, _KindColumns] = {kind: _KindColumns(kind, self) for kind in KINDS}
         self._selected: dict[Kind, Columns] = {}
         self._by_event: dict[str, list[Observation]] | None = None
         self._by_trace: dict[str | None, list[Observation]] | None = None
         self._keys: dict[str, str] | None = None
-        for observation in observations:
-            self.append(*observation)
 
     # -- recording ---------------------------------------------------------------
 
@@ -325,51 +425,53 @@ class History:
 
         Detail fields whose value is None are not stored: None means "absent".
         """
-        columns = self._sorted(Kind(kind))
-        row = len(columns.time)
-        if row and time < columns.time[-1]:
-            columns.ordered = False
+        columns = self._columns[Kind(kind)]
         trace, _ = self._traces.ref(trace_id)
-        event, new_event = self._events.ref(event_id, trace)
-        if not new_event and trace != self._events.traces[event]:
-            columns.traces[row] = trace
-        columns.time.append(float(time))
-        columns.event.append(event)
-        columns.where.append(self._wheres.ref(where)[0])
-        detail = detail or {}
-        for name in detail.keys() - columns.fields.keys():
-            if detail[name] is not None:
-                columns.fields[name] = [None] * row
-        for name, column in columns.fields.items():
-            column.append(detail.get(name))
+        event, new_event = self._events.ref(event_id)
+        if new_event:
+            self._event_trace.values.append(trace)
+        override = None if trace == self._event_trace.values[event] else trace
+        columns.append(float(time), event, self._wheres.ref(where)[0], override, detail or {})
         self._selected.pop(columns.kind, None)
         self._by_event = self._by_trace = self._keys = None
 
     # -- reading -----------------------------------------------------------------
 
     def __len__(self) -> int:
-        return sum(map(len, self._columns.values()))
+        return sum(c.rows for c in self._columns.values())
 
     def __iter__(self) -> Iterator[Observation]:
         """All observations in time order; ties in lifecycle order, then append order."""
         streams = []
         for code, kind in enumerate(KINDS):
             columns = self._sorted(kind)
-            streams.append(zip(columns.time, itertools.repeat(code), range(len(columns.time))))
+            streams.append(zip(columns.time, itertools.repeat(code), range(columns.rows)))
         for _, code, row in heapq.merge(*streams):
             yield self._observation(KINDS[code], row)
 
     def span(self) -> tuple[float, float] | None:
         """(first, last) observation time, or None for an empty history."""
-        spans = [s for s in (c.span() for c in self._columns.values()) if s is not None]
+        spans = [(c.first, c.last) for c in self._columns.values() if c.first is not None and c.last is not None]
         return (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
 
     def event_ids(self) -> list[str]:
-        """Every event id observed, in order of first appearance; ``Columns.event`` indexes it."""
+        """Every event id observed, in order of first appearance (index: event number)."""
         return list(self._events.values)
 
+    def event_id(self, number: int) -> str:
+        """The event id behind an event number of ``Columns.event``."""
+        return self._events.values[number]
+
+    def trace_id(self, number: int) -> str | None:
+        """The trace id behind a trace number of ``Columns.trace`` (0: none)."""
+        return self._traces.values[number]
+
+    def first_trace(self, event: int) -> int:
+        """The trace number an event (by number) was first recorded with."""
+        return self._event_trace.values[event]
+
     def count(self, kind: Kind) -> int:
-        return len(self._columns[kind])
+        return self._columns[kind].rows
 
     def select(self, kind: Kind) -> Columns:
         """The observations of one kind as columns, in time order (shared: read-only)."""
@@ -392,11 +494,6 @@ class History:
             return {e: list(self._event_index().get(e, ())) for e in event_ids}
         found = self._group(self._events.refs_of(set(event_ids)))
         return {e: found.get(e, []) for e in event_ids}
-
-    def traces_of(self, event_ids: Collection[str]) -> dict[str, str | None]:
-        """The trace id each event was first recorded with (events never seen are left out)."""
-        events, traces = self._events.values, self._traces.values
-        return {events[ref]: traces[self._events.traces[ref]] for ref in self._events.refs_of(set(event_ids))}
 
     def for_trace(self, trace_id: str) -> list[Observation]:
         """Observations carrying this trace id, in time order (a request's whole story)."""
@@ -424,76 +521,89 @@ class History:
 
     def save(self, path: str | Path) -> None:
         """Write the history as JSON lines (format in the module docstring)."""
+        tables = (
+            ("trace_id", self._traces.values),
+            ("event_id", self._events.values),
+            ("event_trace", self._event_trace.values),
+            ("where", self._wheres.values),
+        )
         with open(path, "wb") as out:
-
-            def write(description: dict[str, Any], data: dict[str, Any]) -> None:
-                out.write(orjson.dumps(description) + b"\n" + orjson.dumps(data) + b"\n")
-
             out.write(orjson.dumps({"format": FORMAT, "version": VERSION, "observations": len(self)}) + b"\n")
-            for name, table in (("trace_id", self._traces), ("event_id", self._events), ("where", self._wheres)):
-                for start in range(0, len(table), _BLOCK_ROWS):
-                    values = table.values[start : start + _BLOCK_ROWS]
-                    data: dict[str, Any] = {"values": values}
-                    if table is self._events:
-                        data["trace"] = table.traces[start : start + _BLOCK_ROWS]
-                    write({"symbols": name, "rows": len(values)}, data)
+            for name, values in tables:
+                for start in range(0, len(values), _BLOCK_ROWS):
+                    chunk = values[start : start + _BLOCK_ROWS]
+                    out.write(orjson.dumps({"symbols": name, "rows": len(chunk)}) + b"\n" + orjson.dumps(chunk) + b"\n")
             for kind in KINDS:
                 columns = self._sorted(kind)
-                for start in range(0, len(columns.time), _BLOCK_ROWS):
-                    times = columns.time[start : start + _BLOCK_ROWS]
-                    description = {"block": kind.value, "rows": len(times), "first": times[0], "last": times[-1]}
-                    write(description, _block(columns, start, start + _BLOCK_ROWS))
+                for start in range(0, columns.rows, _BLOCK_ROWS):
+                    for line in _block(columns, start, min(start + _BLOCK_ROWS, columns.rows)):
+                        out.write(orjson.dumps(line) + b"\n")
 
     @classmethod
     def load(cls, path: str | Path) -> History:
-        """Read a file written by ``save``. Its data lines are parsed when first read, so
-        a malformed one raises HistoryFormatError then; the structure is checked now."""
-        history = cls()
-        header: dict[str, Any] | None = None
-        awaiting: tuple[Any, dict[str, Any]] | None = None  # (target, description) of the next data line
+        """Read a file written by ``save``. The structure is checked now; a column's data
+        is parsed (and checked) when first read, and a bad one raises HistoryFormatError then."""
+        history = cls.__new__(cls)
+        history._setup()
         with open(path, "rb") as source:
-            for number, raw in enumerate(source, start=1):
-                if not raw.strip():
+            data = memoryview(source.read())  # data lines stay slices of it, parsed without a copy
+        lines = ((n, raw) for n, raw in enumerate(_lines(data), start=1) if not _blank(raw))
+        header: dict[str, Any] | None = None
+        number = 0
+        try:
+            for number, raw in lines:
+                description = orjson.loads(raw)
+                if header is None:
+                    header = _check_header(description)
                     continue
-                if awaiting is not None:
-                    target, description = awaiting
-                    line = _Deferred(str(path), number, raw, description["rows"])
-                    if isinstance(target, _Symbols):
-                        target.defer(line)
-                    else:
-                        target.deferred.append((line, description["first"], description["last"]))
-                    awaiting = None
-                    continue
-                try:
-                    record = orjson.loads(raw)
-                    if header is None:
-                        header = _check_header(record)
-                    else:
-                        awaiting = (history._target(record), record)
-                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                    raise HistoryFormatError(f"{path}: line {number}: {exc}") from None
+                names = history._expect(description)
+                data_lines = {}
+                for name in names:
+                    number, raw = next(lines)
+                    data_lines[name] = _Deferred(str(path), number, raw)
+                history._take(description, data_lines)
+        except StopIteration:
+            raise HistoryFormatError(f"{path}: truncated: the file ends inside a block") from None
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise HistoryFormatError(f"{path}: line {number}: {exc}") from None
         expected = header.get("observations") if header else None
-        if header is None or awaiting is not None or expected != len(history):
+        if header is None or expected != len(history):
             found = "no header" if header is None else f"{len(history)} of {expected} observations"
             raise HistoryFormatError(f"{path}: truncated or incomplete history file ({found})")
         return history
 
     # -- internals ---------------------------------------------------------------
 
-    def _target(self, description: dict[str, Any]) -> _Symbols | _KindColumns:
-        """Where the data line after this description goes; checks the description."""
-        if not isinstance(description.get("rows"), int) or description["rows"] < 0:
-            raise ValueError(f"a description line needs a row count, got {description.get('rows')!r}")
+    def _expect(self, description: Mapping[str, Any]) -> list[str]:
+        """The data lines that follow this description line (checks the description)."""
+        rows = description.get("rows")
+        if not isinstance(rows, int) or rows < 0:
+            raise ValueError(f"a description line needs a row count, got {rows!r}")
         if "symbols" in description:
-            tables = {"trace_id": self._traces, "event_id": self._events, "where": self._wheres}
-            if description["symbols"] not in tables:
-                raise ValueError(f"unknown symbol table {description['symbols']!r}; tables are {list(tables)}")
-            return tables[description["symbols"]]
+            if description["symbols"] not in ("trace_id", "event_id", "event_trace", "where"):
+                raise ValueError(f"unknown symbol table {description['symbols']!r}")
+            return [description["symbols"]]
         if "block" in description:
-            if not all(isinstance(description.get(name), (int, float)) for name in ("first", "last")):
-                raise ValueError("a block description needs its first and last times")
-            return self._columns[Kind(description["block"])]
+            if description["block"] not in _LIFECYCLE:
+                raise ValueError(f"unknown kind {description['block']!r}; kinds are {[k.value for k in KINDS]}")
+            columns = list(description["columns"])
+            missing = [c for c in _BASE if c not in columns]
+            if missing or (description.get("overrides") and not {"trace_at", "trace"} <= set(columns)):
+                raise ValueError(f"the block lacks columns {missing or ['trace_at', 'trace']}")
+            return columns
         raise ValueError("expected a symbol table or block description")
+
+    def _take(self, description: Mapping[str, Any], lines: Mapping[str, _Deferred]) -> None:
+        if "symbols" in description:
+            [line] = lines.values()
+            rows = description["rows"]
+            tables = {"trace_id": self._traces, "event_id": self._events, "where": self._wheres}
+            if description["symbols"] == "event_trace":
+                self._event_trace.defer(line, rows)
+            else:
+                tables[description["symbols"]].defer(line, rows)
+        else:
+            self._columns[Kind(description["block"])].add_block(description, lines)
 
     def _event_index(self) -> dict[str, list[Observation]]:
         if self._by_event is None:
@@ -502,16 +612,18 @@ class History:
 
     def _sorted(self, kind: Kind) -> _KindColumns:
         columns = self._columns[kind]
-        if columns.deferred:
-            columns.parse(self)
         columns.sort()
         return columns
 
     def _observation(self, kind: Kind, row: int) -> Observation:
         columns = self._columns[kind]
         event = columns.event[row]
-        trace = columns.traces.get(row, self._events.traces[event])
-        detail = {name: column[row] for name, column in columns.fields.items() if column[row] is not None}
+        trace = columns.overrides().get(row, self._event_trace.values[event])
+        detail = {}
+        for name, column in columns.fields.items():
+            value = column.values[row]
+            if value is not None:
+                detail[name] = value
         return Observation(
             columns.time[row],
             self._events.values[event],
@@ -526,7 +638,7 @@ class History:
         grouped: dict[str, list[Observation]] = {}
         for kind in KINDS:
             columns = self._sorted(kind)
-            rows: Iterable[int] = range(len(columns.event))
+            rows: Iterable[int] = range(columns.rows)
             if refs is not None:
                 rows = itertools.compress(rows, map(refs.__contains__, columns.event))
             for row in rows:
@@ -542,11 +654,27 @@ class History:
             events = self._events.values
             for kind in KINDS:
                 columns = self._sorted(kind)
-                for ref, key in zip(columns.event, columns.fields.get("key", ())):
+                for ref, key in zip(columns.event, columns.field("key") or ()):
                     if key is not None:
                         keys.setdefault(events[ref], str(key))
             self._keys = keys
         return self._keys
+
+
+def _lines(data: memoryview) -> Iterator[memoryview]:
+    """The lines of a buffer as zero-copy slices, without their line ends."""
+    start, size = 0, len(data)
+    raw = data.obj
+    while start < size:
+        end = raw.find(b"\n", start)
+        end = size if end < 0 else end
+        yield data[start:end]
+        start = end + 1
+
+
+def _blank(raw: memoryview) -> bool:
+    """Empty or whitespace only (read in full only when it starts with whitespace)."""
+    return not raw or (raw[:1].tobytes().isspace() and not raw.tobytes().strip())
 
 
 def _order(observation: Observation) -> tuple[float, int]:
@@ -554,16 +682,34 @@ def _order(observation: Observation) -> tuple[float, int]:
     return observation.time, _LIFECYCLE[observation.kind]
 
 
-def _block(columns: _KindColumns, start: int, end: int) -> dict[str, Any]:
-    trace_rows = sorted(r for r in columns.traces if start <= r < end)
-    return {
-        "time": columns.time[start:end],
-        "event": columns.event[start:end],
-        "where": columns.where[start:end],
-        "trace_at": [r - start for r in trace_rows],
-        "trace": [columns.traces[r] for r in trace_rows],
-        "detail": {name: column[start:end] for name, column in columns.fields.items()},
+def _block(columns: _KindColumns, start: int, end: int) -> Iterator[Any]:
+    """The description line and the data lines of rows [start, end) of one kind."""
+    overrides = sorted((row, trace) for row, trace in columns.overrides().items() if start <= row < end)
+    data: dict[str, Any] = {name: columns.base[name].values[start:end] for name in _BASE}
+    if overrides:
+        data["trace_at"] = [row for row, _ in overrides]
+        data["trace"] = [trace for _, trace in overrides]
+    encoded = []
+    for name, column in columns.fields.items():
+        values = column.values[start:end]
+        if any(v is not None for v in values):
+            distinct = dict.fromkeys(values)
+            if 2 * len(distinct) <= len(values) and all(v is None or isinstance(v, str) for v in distinct):
+                numbers = dict(zip(distinct, range(len(distinct))))
+                values = [list(distinct), list(map(numbers.__getitem__, values))]
+                encoded.append(f"detail.{name}")
+            data[f"detail.{name}"] = values
+    times = data["time"]
+    yield {
+        "block": columns.kind.value,
+        "rows": end - start,
+        "first": times[0],
+        "last": times[-1],
+        "overrides": len(overrides),
+        "columns": list(data),
+        "encoded": encoded,
     }
+    yield from data.values()
 
 
 def _check_header(record: Any) -> dict[str, Any]:
