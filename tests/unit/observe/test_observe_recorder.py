@@ -1,0 +1,42 @@
+"""The recorder's pure part: merging what Kafka and the logs witnessed into one record."""
+
+import pytest
+
+from chaoskit.errors import ChaoskitError
+from chaoskit.observe.history import Kind, Observation
+from chaoskit.observe.recorder import Recorder, reconcile
+from chaoskit.observe.records import Topics
+
+
+def seen(event: str, kind: Kind, where: str, t: float = 1.0, **detail) -> Observation:
+    return Observation(t, event, "t-" + event, kind, where, detail)
+
+
+def test_the_same_fact_from_both_witnesses_counts_once_kafka_first():
+    kafka = [seen("e1", Kind.ALERTED, "ops.alerts"), seen("e1", Kind.ACKED, "documents.requested")]
+    logs = [seen("e1", Kind.ALERTED, "redriver", 1.1), seen("e1", Kind.FAILED, "redriver")]
+    merged, dropped = reconcile(kafka, logs)
+    assert {(o.kind, o.where) for o in merged} == {
+        (Kind.ACKED, "documents.requested"), (Kind.FAILED, "redriver"), (Kind.ALERTED, "ops.alerts")
+    }
+    assert dropped == 1
+
+
+def test_the_witness_that_saw_more_wins_so_real_duplicates_survive():
+    kafka = [seen("e1", Kind.APPLIED, "documents.processed")]
+    logs = [seen("e1", Kind.APPLIED, "workflow-service"), seen("e1", Kind.APPLIED, "redriver", 2.0)]
+    merged, _ = reconcile(kafka, logs)
+    assert [o.where for o in merged] == ["workflow-service", "redriver"]
+
+
+def test_effects_and_no_ops_are_counted_apart():
+    kafka = [seen("e1", Kind.APPLIED, "documents.processed", applied=False, outcome="duplicate")]
+    logs = [seen("e1", Kind.APPLIED, "workflow-service")]  # the effect whose processed record was lost
+    merged, dropped = reconcile(kafka, logs)
+    assert len(merged) == 2 and dropped == 0
+
+
+def test_stop_before_start_is_refused():
+    recorder = Recorder("127.0.0.1:1", Topics("a", "b", "c", "d"))
+    with pytest.raises(ChaoskitError, match="before start"):
+        recorder.stop()
