@@ -41,11 +41,12 @@ from chaoskit.faults.schedule import overlaps
 from chaoskit.observe.records import Record, Topics, UnparseableRecord, observation_from_record
 from chaoskit.observe.timeline import Timeline
 from chaoskit.runtime.health import DeadlineExceeded, wait_for
+from chaoskit.topology import Link
 
 if TYPE_CHECKING:
-    from hypothesis.strategies import DrawFn, SearchStrategy
+    from hypothesis.strategies import SearchStrategy
 
-    from chaoskit.topology import Link, Topology
+    from chaoskit.topology import Topology
     from chaoskit.verdicts import RetryPolicy
 
 CALL = "fault_schedules"
@@ -53,8 +54,10 @@ CALL = "fault_schedules"
 KINDS: tuple[str, ...] = ("latency", "bandwidth", "reset_peer", "timeout", "down", "pause", "kill", "broker_loss")
 LINK_KINDS = frozenset({"latency", "bandwidth", "reset_peer", "timeout", "down"})
 COMPONENT_KINDS = frozenset({"pause", "kill"})
-# Parameters, mildest first. broker_loss keeps the broker's data: losing it loses acked
-# events by construction (one broker), a recovery experiment rather than a random fault.
+# Parameters, LEVELS of them each, mildest first. broker_loss keeps the broker's data: losing
+# it loses acked events by construction (one broker), a recovery experiment, not a random fault.
+LEVELS = 3
+LEVELED_KINDS = frozenset({"latency", "bandwidth", "broker_loss"})
 LATENCY_MS = (100, 500, 2000)
 BANDWIDTH_KBPS = (100, 10, 1)
 BROKER_LOSS_MODES = ("cut", "pause", "kill")
@@ -78,13 +81,20 @@ class DrawnSchedule(list[Step]):
         printer.text(repr(self))
 
 
+Target = Link | str | None  # a link for link kinds, a component for pause and kill, None for broker_loss
+
+
 @dataclass(frozen=True)
 class _Menu:
-    """What a schedule may draw from: kinds mildest first, and the targets for them."""
+    """What a schedule may draw from: kinds mildest first, and per kind its variants (target
+    and parameter level) mildest first, then in topology order."""
 
     kinds: tuple[str, ...]
-    links: tuple[Link, ...]
-    components: tuple[str, ...]
+    variants: Mapping[str, tuple[tuple[Target, int], ...]]
+
+    @property
+    def widest(self) -> int:
+        return max(len(v) for v in self.variants.values())
 
 
 def fault_schedules(
@@ -97,25 +107,39 @@ def fault_schedules(
     horizon_s: int = 20,
     max_duration_s: int = 8,
 ) -> SearchStrategy[DrawnSchedule]:
-    """Schedules of 1..``max_steps`` steps built with ``faults``: each starts at a whole second in
-    ``[0, horizon_s]`` and lasts ``[1, max_duration_s]`` s. ``kinds`` are taken mildest first
+    """Schedules of up to ``max_steps`` steps built with ``faults``: each starts at a whole second
+    in ``[0, horizon_s]`` and lasts ``[1, max_duration_s]`` s. ``kinds`` are taken mildest first
     whatever order they are given in; link faults hit ``links`` (default: every proxied link),
     ``pause``/``kill`` hit ``components`` (default: the services under test), ``broker_loss``
     the Kafka broker. Every target is checked against the topology now, and a drawn schedule
-    never holds steps the faults engine would refuse (see ``_without_conflicts``)."""
+    never holds steps the faults engine would refuse (see ``_without_conflicts``).
+
+    The empty schedule is one of them: Hypothesis tries it first (a baseline before any fault),
+    and it is where shrinking ends when the system fails with no fault at all.
+
+    Each step is exactly four choices (kind, variant, start, duration). Hypothesis deletes a
+    list element by deleting its choices in one go, five at most with the list's own "one
+    more" choice, so a step of more choices could not be deleted while shrinking: a step
+    that does not matter would stay in the minimal schedule.
+    """
     menu = _menu(faults.runtime.topology, kinds, links, components)
     steps = params.whole(CALL, "max_steps", max_steps, minimum=1, unit="steps per schedule")
     horizon = params.whole(CALL, "horizon_s", horizon_s, unit="the latest start, whole seconds")
     longest = params.whole(CALL, "max_duration_s", max_duration_s, minimum=1, unit="whole seconds")
 
-    @st.composite
-    def step(draw: DrawFn) -> Step:
-        kind = draw(st.sampled_from(menu.kinds))
-        fault = _fault(draw, faults, menu, kind)
-        at_s = draw(st.integers(0, horizon))
-        return at_s, fault, draw(st.integers(1, longest))
+    def step(choice: tuple[str, int, int, int]) -> Step:
+        kind, variant, at_s, duration_s = choice
+        variants = menu.variants[kind]
+        target, level = variants[variant % len(variants)]
+        return at_s, _fault(faults, kind, target, level), duration_s
 
-    return st.lists(step(), min_size=1, max_size=steps).map(_without_conflicts)
+    choices = st.tuples(
+        st.sampled_from(menu.kinds),
+        st.integers(0, menu.widest - 1),
+        st.integers(0, horizon),
+        st.integers(1, longest),
+    )
+    return st.lists(choices.map(step), max_size=steps).map(_without_conflicts)
 
 
 def _menu(
@@ -127,40 +151,41 @@ def _menu(
             f"{CALL}(kinds={given_kinds!r}): kinds must be a non-empty list of fault kinds from "
             f"{', '.join(KINDS)} (mildest to harshest)"
         )
-    menu = _Menu(
-        kinds=tuple(kind for kind in KINDS if kind in given_kinds),
-        links=tuple(topology.links) if links is None else tuple(params.links(topology, CALL, links)),
-        components=(
-            tuple(c.name for c in topology.services)
-            if components is None
-            else tuple(dict.fromkeys(params.component(topology, CALL, name) for name in components))
-        ),
+    link_targets = tuple(topology.links) if links is None else tuple(params.links(topology, CALL, links))
+    component_targets = (
+        tuple(c.name for c in topology.services)
+        if components is None
+        else tuple(dict.fromkeys(params.component(topology, CALL, name) for name in components))
     )
-    for kind in menu.kinds:
-        if kind in LINK_KINDS and not menu.links:
+    variants: dict[str, tuple[tuple[Target, int], ...]] = {}
+    for kind in (k for k in KINDS if k in given_kinds):
+        if kind in LINK_KINDS and not link_targets:
             raise ConfigError(f"{CALL}(kinds=[..., {kind!r}]): {kind} acts on a link and the topology has no proxied links")
-        if kind in COMPONENT_KINDS and not menu.components:
+        if kind in COMPONENT_KINDS and not component_targets:
             raise ConfigError(
                 f"{CALL}(kinds=[..., {kind!r}], components=[]): {kind} acts on a component; name at least one "
                 f"(the topology has {', '.join(sorted(topology.components))})"
             )
-        if kind == "broker_loss" and topology.of_kind("kafka") is None:
-            raise params.TargetError(f"{CALL}(kinds=[..., 'broker_loss']): the topology {topology.path.name} has no Kafka broker")
-    return menu
+        levels = range(LEVELS) if kind in LEVELED_KINDS else range(1)
+        targets: tuple[Target, ...] = (
+            link_targets if kind in LINK_KINDS else component_targets if kind in COMPONENT_KINDS else (None,)
+        )
+        variants[kind] = tuple((target, level) for level in levels for target in targets)
+    return _Menu(tuple(variants), variants)
 
 
-def _fault(draw: DrawFn, faults: Faults, menu: _Menu, kind: str) -> Fault:
-    """One fault of ``kind``; targets and parameters are drawn mildest (or first) first."""
+def _fault(faults: Faults, kind: str, target: Target, level: int) -> Fault:
+    """One fault of ``kind`` on ``target``; ``level`` picks its parameter, 0 the mildest."""
     if kind == "broker_loss":
-        return faults.broker_loss(mode=draw(st.sampled_from(BROKER_LOSS_MODES)), data="kept")
+        return faults.broker_loss(mode=BROKER_LOSS_MODES[level], data="kept")
     if kind in COMPONENT_KINDS:
-        return getattr(faults, kind)(draw(st.sampled_from(menu.components)))  # type: ignore[no-any-return]
-    link = draw(st.sampled_from(menu.links))
+        return getattr(faults, kind)(target)  # type: ignore[no-any-return]
+    assert isinstance(target, Link), f"{kind} acts on a link"
     if kind == "latency":
-        return faults.latency(link.client, link.target, ms=draw(st.sampled_from(LATENCY_MS)))
+        return faults.latency(target.client, target.target, ms=LATENCY_MS[level])
     if kind == "bandwidth":
-        return faults.bandwidth(link.client, link.target, kbps=draw(st.sampled_from(BANDWIDTH_KBPS)))
-    return getattr(faults, kind)(link.client, link.target)  # type: ignore[no-any-return]
+        return faults.bandwidth(target.client, target.target, kbps=BANDWIDTH_KBPS[level])
+    return getattr(faults, kind)(target.client, target.target)  # type: ignore[no-any-return]
 
 
 def _without_conflicts(steps: list[Step]) -> DrawnSchedule:
