@@ -97,6 +97,10 @@ class Recorder:
         self.history: History | None = None
         self.stats: RecorderStats | None = None
 
+    def add_logs(self, paths: Iterable[str | Path]) -> None:
+        """Also read these service logs at ``stop`` (instances started mid-experiment)."""
+        self._log_paths += [p for p in paths if p not in self._log_paths]
+
     def start(self) -> None:
         """Assign every partition of the topics and start consuming; fails fast on a missing topic."""
         consumer = Consumer(
