@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from chaoskit.checks.result import CheckResult, Offender, name_ids
 from chaoskit.errors import ConfigError
+from chaoskit.observe.state import State
 from chaoskit.observe.timeline import Timeline
 
 NAME = "consistency"
 FIELDS = ("version", "content", "event_id")
-State = Mapping[str, Mapping[str, Any]]
 
 
 def differences(expected: State, observed: State, fields: Sequence[str] = FIELDS) -> dict[str, tuple[str, str]]:
@@ -54,7 +53,9 @@ def check_convergence(
     for taken_at, state in within:
         if not differences(expected_state, state, fields):
             took = max(0.0, taken_at - since)
-            summary = f"state converged to the expected {len(expected_state)} keys in {took:.2f}s (bound {bound_s:g}s{after})"
+            summary = (
+                f"state converged to the expected {len(expected_state)} keys in {took:.2f}s (bound {bound_s:g}s{after})"
+            )
             return CheckResult(NAME, True, summary, ())
     if not within:
         first = f"the first at {snapshots[0][0] - since:.2f}s" if snapshots else "none at all"
@@ -69,9 +70,9 @@ def check_convergence(
     late = next((t for t, state in snapshots[len(within) :] if not differences(expected_state, state, fields)), None)
     outcome = f"converged only at {late - since:.2f}s" if late is not None else "never converged"
     summary = (
-        f"state did not converge within {bound_s:g}s{after} ({outcome}): {len(offenders)} of {len(expected_state)} keys "
-        f"differ in the last snapshot in bound, at {taken_at - since:.2f}s ({name_ids(offenders) or 'unexpected keys only'}); "
-        f"{len(snapshots)} snapshots taken"
+        f"state did not converge within {bound_s:g}s{after} ({outcome}): {len(offenders)} of "
+        f"{len(expected_state)} keys differ in the last snapshot in bound, at {taken_at - since:.2f}s "
+        f"({name_ids(offenders) or 'unexpected keys only'}); {len(snapshots)} snapshots taken"
     )
     return CheckResult(NAME, False, summary, tuple(offenders))
 

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import operator
 from collections import Counter
-from collections.abc import Mapping
 from itertools import compress
-from typing import Any
 
 from chaoskit.checks.fate import describe, effect_rows, event_window, origin_of, version_of
 from chaoskit.checks.result import CheckResult, Offender, name_ids
 from chaoskit.observe.history import Columns, History, Kind, is_effect
+from chaoskit.observe.state import State
 from chaoskit.observe.timeline import Timeline
 
 NAME = "delivery"
 HANDLED = "applied once, or parked in the DLQ with an alert"
-State = Mapping[str, Mapping[str, Any]]
 
 
 def check_delivery(history: History, final_state: State | None = None, timeline: Timeline | None = None) -> CheckResult:
@@ -69,7 +67,7 @@ def check_delivery(history: History, final_state: State | None = None, timeline:
 
     lost = [o for o in offenders if o.event_id in unhandled_ids]
     doubled = [o for o in offenders if o.event_id in twice]
-    gone = [o for o in offenders if o.event_id in vanished and o.event_id not in unhandled_ids and o.event_id not in twice]
+    gone = [o for o in offenders if o.event_id in vanished.keys() - unhandled_ids - twice.keys()]
     parts = [
         f"lost {len(lost)} of {len(acked_set)} acked events" + (f" ({name_ids(lost)})" if lost else ""),
         f"{len(doubled)} applied twice" + (f" ({name_ids(doubled)})" if doubled else ""),
@@ -77,8 +75,8 @@ def check_delivery(history: History, final_state: State | None = None, timeline:
     if final_state is not None:
         parts.append(f"{len(gone)} effects missing from the final state" + (f" ({name_ids(gone)})" if gone else ""))
     tally = (
-        f"{len(acked_set) - len(unhandled)} of {len(acked_set)} acked events handled: {len(acked_set & effects)} applied, "
-        f"{len(acked_set & noops)} no-op (duplicate or stale), "
+        f"{len(acked_set) - len(unhandled)} of {len(acked_set)} acked events handled: "
+        f"{len(acked_set & effects)} applied, {len(acked_set & noops)} no-op (duplicate or stale), "
         f"{len((acked_set & parked & alerted) - effects - noops)} parked with an alert"
     )
     if final_state is not None and not gone:
@@ -90,7 +88,9 @@ def check_delivery(history: History, final_state: State | None = None, timeline:
     return CheckResult(NAME, not offenders, summary, tuple(offenders))
 
 
-def _vanished_effects(history: History, applied: Columns, effect: list[bool], final_state: State) -> dict[str, tuple[str, str]]:
+def _vanished_effects(
+    history: History, applied: Columns, effect: list[bool], final_state: State
+) -> dict[str, tuple[str, str]]:
     """Per key, the event of the last effect if the final state lacks its version.
 
     The last write per key must survive; whether versions ever went backwards on the
@@ -112,6 +112,7 @@ def _vanished_effects(history: History, applied: Columns, effect: list[bool], fi
         held = version_of(doc.get("version")) if doc else None
         if held is None or held < version:
             expected = f"doc:{key} at version ≥ {shown} (this event's effect, the last on its key)"
-            observed = f"doc:{key} missing from the final state" if doc is None else f"doc:{key} at version {doc.get('version')}"
+            held_text = f"at version {doc.get('version')}" if doc else "missing from the final state"
+            observed = f"doc:{key} {held_text}"
             vanished[history.event_id(applied.event[row])] = (expected, observed)
     return vanished

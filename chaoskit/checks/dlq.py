@@ -19,6 +19,8 @@ from chaoskit.observe.history import NO_TRACE, History, Kind
 from chaoskit.observe.timeline import Timeline
 
 NAME = "dlq"
+ENTRY = "a failed event, with error, attempts and its trace id"
+PARKED = "parked in the DLQ with its error, attempt count and trace id"
 
 
 def check_dlq(history: History, timeline: Timeline | None = None) -> CheckResult:
@@ -32,10 +34,10 @@ def check_dlq(history: History, timeline: Timeline | None = None) -> CheckResult
     for at, event, trace, error, attempts in entries:
         faults = _entry_faults(history, error, attempts, trace, traces[event], failures[event])
         if faults:
-            expected = "a failed event, with error, attempts and its trace id" if failures[event] else "no DLQ entry (the event never failed)"
+            expected = ENTRY if failures[event] else "no DLQ entry (the event never failed)"
             problems.setdefault(event, []).append((at, expected, "; ".join(faults)))
     for event in failures.keys() - parked_set:
-        problems[event] = [(None, "parked in the DLQ with its error, attempt count and trace id", "never dead-lettered")]
+        problems[event] = [(None, PARKED, "never dead-lettered")]
     named = {history.event_id(n): found for n, found in problems.items()}
 
     paths = history.for_events(named)
@@ -47,7 +49,8 @@ def check_dlq(history: History, timeline: Timeline | None = None) -> CheckResult
         trace = next((o.trace_id for o in observations if o.trace_id and o.kind is not Kind.DEAD_LETTERED), None)
         for at, expected, fault in found:
             if at is None:
-                offenders.append(Offender(event_id, trace, expected, f"{path}; {fault}", event_window(timeline, observations, origin)))
+                window = event_window(timeline, observations, origin)
+                offenders.append(Offender(event_id, trace, expected, f"{path}; {fault}", window))
             else:
                 observed = f"DLQ entry at {at - origin:.2f}s {fault}; path: {path}"
                 offenders.append(Offender(event_id, trace, expected, observed, window_label(timeline, at, at, origin)))
@@ -59,7 +62,10 @@ def check_dlq(history: History, timeline: Timeline | None = None) -> CheckResult
             f"{len(failures)} events failed, {len(parked_set)} events in the DLQ ({count} entries)"
         )
     else:
-        summary = f"the DLQ holds exactly the {len(failures)} failed events ({count} entries), each with error, attempts and trace id"
+        summary = (
+            f"the DLQ holds exactly the {len(failures)} failed events ({count} entries), "
+            "each with error, attempts and trace id"
+        )
     return CheckResult(NAME, not offenders, summary, tuple(offenders))
 
 
@@ -73,7 +79,9 @@ def _own_traces(history: History, events: set[int]) -> dict[int, int]:
     return traces
 
 
-def _entry_faults(history: History, error: Any, attempts: Any, entry_trace: int, trace: int, failures: int) -> list[str]:
+def _entry_faults(
+    history: History, error: Any, attempts: Any, entry_trace: int, trace: int, failures: int
+) -> list[str]:
     """What is wrong with one DLQ entry, as short phrases (empty if nothing)."""
     faults: list[str] = []
     if not failures:

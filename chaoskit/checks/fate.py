@@ -2,15 +2,15 @@
 
 Shared by every check so all explanations read the same way: times are seconds since
 the experiment's origin, an event's path reads ``acked@1.02s → consumed@13.20s
-(workflow-service) → failed@13.41s (attempt 1: timeout)``, and a fault window reads
-``"down workflow-service->kafka" [12.3s–17.9s]``.
+(workflow-service) → failed@13.41s (attempt 1, error: timeout)``, and a fault window
+reads ``"down workflow-service->kafka" [12.3s–17.9s]``.
 """
 
 from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from chaoskit.observe.history import Columns, History, Kind, Observation, is_effect
@@ -62,7 +62,7 @@ def step(observation: Observation, origin: float) -> str:
         if "version" in detail:
             notes.append(f"v{detail['version']}")
         if not is_effect(detail):
-            notes.append("no-op")
+            notes.append(f"no-op: {detail['outcome']}" if "outcome" in detail else "no-op")
     if detail.get("error"):
         notes.append(f"error: {detail['error']}")
     return text + (f" ({', '.join(notes)})" if notes else "")

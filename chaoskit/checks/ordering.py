@@ -48,7 +48,8 @@ def check_ordering(history: History, timeline: Timeline | None = None) -> CheckR
         event_id, at = applied.event_id[row], applied.time[row]
         observations = paths[event_id]
         trace = next((o.trace_id for o in observations if o.trace_id), None)
-        expected = f"version ≥ {versions[best]} on key {key} (applied by {applied.event_id[best]} at {applied.time[best] - origin:.2f}s)"
+        newer = f"applied by {applied.event_id[best]} at {applied.time[best] - origin:.2f}s"
+        expected = f"version ≥ {versions[best]} on key {key} ({newer})"
         observed = f"applied version {versions[row]} at {at - origin:.2f}s: {describe(observations, origin)}"
         offenders.append(Offender(event_id, trace, expected, observed, window_label(timeline, at, at, origin)))
 

@@ -52,6 +52,6 @@ class CheckResult:
 
 def name_ids(offenders: Sequence[Offender]) -> str:
     """The first few offending event ids for a one-line summary: ``a, b, c +4 more``."""
-    ids = [o.event_id for o in offenders if o.event_id is not None]
+    ids = list(dict.fromkeys(o.event_id for o in offenders if o.event_id is not None))
     shown = ", ".join(ids[:SUMMARY_IDS])
     return shown + (f" +{len(ids) - SUMMARY_IDS} more" if len(ids) > SUMMARY_IDS else "")

@@ -3,9 +3,10 @@
 The policy under test: after attempt ``n`` fails, attempt ``n + 1`` waits at least
 ``min(cap_s, base_s * factor ** (n - 1))`` ("retry after x seconds"), measured from
 that failure (its ``failed_at`` detail, else the time it was observed; or from attempt
-``n``'s start when no failure was logged), within ``tolerance_s``; there are never more than ``max_attempts`` attempts; and when the last
-allowed attempt fails, exactly one alert is raised. An alert for an event that was not
-exhausted (or was applied after all) is a false alarm and fails the check as well.
+``n``'s start when no failure was logged), within ``tolerance_s``; there are never
+more than ``max_attempts`` attempts; and when the last allowed attempt fails, exactly
+one alert is raised. An alert for an event that was not exhausted (or was applied
+after all) is a false alarm and fails the check as well.
 
 Attempts are ``attempted`` observations, numbered by their ``attempt`` detail when
 present, else by their order.
@@ -26,10 +27,13 @@ from chaoskit.observe.history import Columns, History, Kind
 from chaoskit.observe.timeline import Timeline
 
 NAME = "retry"
+Breach = tuple[str, str, float | None]  # (expected, observed, when; None: the whole event)
 
 
 @dataclass(frozen=True)
 class Policy:
+    """The retry policy under test, as the redriver is configured."""
+
     base_s: float
     factor: float
     cap_s: float
@@ -67,29 +71,18 @@ def check_retry(
     tolerance_s: float = 0.05,
     timeline: Timeline | None = None,
 ) -> CheckResult:
+    """Judge every event that was retried, failed or alerted against the policy."""
     policy = Policy(base_s, factor, cap_s, max_attempts, tolerance_s)
     _validate(policy)
-    tries = _suspects(history)
     origin = origin_of(history, timeline)
-    breaches: dict[int, list[tuple[str, str, float | None]]] = {}  # event number -> (expected, observed, moment)
+    breaches: dict[int, list[Breach]] = {}
     retried = exhausted = 0
-    for number, event in tries.items():
-        found = breaches.setdefault(number, [])
+    for number, event in _suspects(history).items():
+        found, gave_up = _judge(event, policy, origin)
         retried += len(event.attempts) > 1
-        found += _early(event, policy, origin)
-        most = max([len(event.attempts), *(n for _, n in event.attempts)])
-        if most > max_attempts:
-            found.append((f"at most {max_attempts} attempts", f"{most} attempts", None))
-        gave_up = _gave_up(event, most, max_attempts)
         exhausted += gave_up
-        if gave_up and event.alerts != 1:
-            what = "no alert" if not event.alerts else f"{event.alerts} alerts"
-            found.append(("exactly one alert once the last attempt failed", f"{what} after the last of {max_attempts} attempts failed", None))
-        elif event.alerts and not gave_up:
-            observed = f"{event.alerts} alert(s) although the event was not exhausted ({len(event.attempts)} of {max_attempts} attempts, the last one not failed)"
-            found.append(("no alert before the last allowed attempt failed", observed, None))
-        if not found:
-            del breaches[number]
+        if found:
+            breaches[number] = found
 
     offenders = list(_offenders(history, breaches, timeline, origin))
     if offenders:
@@ -103,6 +96,24 @@ def check_retry(
             f"{exhausted} exhausted events raised exactly one alert each"
         )
     return CheckResult(NAME, not offenders, summary, tuple(offenders))
+
+
+def _judge(event: _Tries, policy: Policy, origin: float) -> tuple[list[Breach], bool]:
+    """One event's breaches of the policy, and whether it gave up (exhausted its attempts)."""
+    found = _early(event, policy, origin)
+    most = max([len(event.attempts), *(n for _, n in event.attempts)])
+    limit = policy.max_attempts
+    if most > limit:
+        found.append((f"at most {limit} attempts", f"{most} attempts", None))
+    gave_up = _gave_up(event, most, limit)
+    if gave_up and event.alerts != 1:
+        what = "no alert" if not event.alerts else f"{event.alerts} alerts"
+        found.append(("exactly one alert once the last attempt failed", f"{what} after attempt {limit} failed", None))
+    elif event.alerts and not gave_up:
+        why = "it was applied afterwards" if event.last_effect is not None else f"only {most} of {limit} attempts ran"
+        observed = f"{event.alerts} alert(s) although {why}"
+        found.append(("no alert before the last allowed attempt failed", observed, None))
+    return found, gave_up
 
 
 def _suspects(history: History) -> dict[int, _Tries]:
@@ -132,9 +143,9 @@ def _rows(columns: Columns, wanted: set[int], *fields: str) -> Iterator[tuple[An
     return compress(rows, map(wanted.__contains__, columns.event))
 
 
-def _early(event: _Tries, policy: Policy, origin: float) -> list[tuple[str, str, float | None]]:
+def _early(event: _Tries, policy: Policy, origin: float) -> list[Breach]:
     """Every attempt that came sooner than its backoff after the previous one."""
-    early: list[tuple[str, str, float | None]] = []
+    early: list[Breach] = []
     for (started, number), (at, next_number) in zip(event.attempts, event.attempts[1:]):
         failures = [t for t in event.failures if started <= t <= at]
         since, reference = (failures[-1], "failed") if failures else (started, "started")
@@ -161,7 +172,7 @@ def _gave_up(event: _Tries, most: int, max_attempts: int) -> bool:
 
 
 def _offenders(
-    history: History, breaches: dict[int, list[tuple[str, str, float | None]]], timeline: Timeline | None, origin: float
+    history: History, breaches: dict[int, list[Breach]], timeline: Timeline | None, origin: float
 ) -> Iterator[Offender]:
     named = {history.event_id(n): found for n, found in breaches.items()}
     paths = history.for_events(named)
@@ -170,16 +181,20 @@ def _offenders(
         trace = next((o.trace_id for o in observations if o.trace_id), None)
         path = describe(observations, origin)
         for expected, observed, moment in found:
-            window = event_window(timeline, observations, origin) if moment is None else window_label(timeline, moment, moment, origin)
+            if moment is None:
+                window = event_window(timeline, observations, origin)
+            else:
+                window = window_label(timeline, moment, moment, origin)
             yield Offender(event_id, trace, expected, f"{observed}: {path}", window)
 
 
 def _validate(policy: Policy) -> None:
+    attempts = policy.max_attempts
     rules = [
         ("base_s", policy.base_s, policy.base_s > 0, "a number of seconds > 0"),
         ("factor", policy.factor, policy.factor >= 1, "a number ≥ 1"),
         ("cap_s", policy.cap_s, policy.cap_s >= policy.base_s, f"a number of seconds ≥ base_s ({policy.base_s:g})"),
-        ("max_attempts", policy.max_attempts, isinstance(policy.max_attempts, int) and policy.max_attempts >= 1, "an integer ≥ 1"),
+        ("max_attempts", attempts, isinstance(attempts, int) and attempts > 0, "an integer ≥ 1"),
         ("tolerance_s", policy.tolerance_s, policy.tolerance_s >= 0, "a number of seconds ≥ 0"),
     ]
     for name, value, ok, allowed in rules:

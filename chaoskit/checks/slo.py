@@ -35,11 +35,14 @@ class Slo:
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_error_rate <= 1:
-            raise ConfigError(f"Slo.max_error_rate={self.max_error_rate!r} is not allowed; expected a fraction in [0, 1]")
+            raise ConfigError(
+                f"Slo.max_error_rate={self.max_error_rate!r} is not allowed; expected a fraction in [0, 1]"
+            )
         for percentile, bound in self.max_latency_ms.items():
             if not 0 < percentile <= 100 or bound < 0:
                 raise ConfigError(
-                    f"Slo.max_latency_ms has {percentile!r}: {bound!r}; expected percentile in (0, 100] → bound in ms ≥ 0"
+                    f"Slo.max_latency_ms has {percentile!r}: {bound!r}; "
+                    "expected percentile in (0, 100] → bound in ms ≥ 0"
                 )
 
 
@@ -100,7 +103,8 @@ def check_slo(samples: Iterable[Sample], timeline: Timeline, slo: Slo | Mapping[
         window = during if phase == "during" else None
         if rate > limits.max_error_rate:
             observed = f"error rate {rate:.2%} ({errors[phase]} of {total} samples failed)"
-            offenders.append(Offender(None, None, f"{phase} faults: error rate ≤ {limits.max_error_rate:.2%}", observed, window))
+            expected = f"{phase} faults: error rate ≤ {limits.max_error_rate:.2%}"
+            offenders.append(Offender(None, None, expected, observed, window))
         for p, bound in sorted(limits.max_latency_ms.items()):
             if not values:
                 continue

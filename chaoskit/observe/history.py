@@ -152,7 +152,10 @@ class _Lazy:
             pending, self._pending, self._pending_rows = self._pending, [], 0
             with _no_gc():
                 for line, rows, encoded in pending:
-                    self._values += self._parse(line, rows, encoded) if line is not None else itertools.repeat(None, rows)
+                    if line is None:
+                        self._values += itertools.repeat(None, rows)
+                    else:
+                        self._values += self._parse(line, rows, encoded)
         return self._values
 
     def _parse(self, line: _Deferred, rows: int, encoded: bool) -> list[Any]:

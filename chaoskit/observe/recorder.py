@@ -23,7 +23,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -125,10 +124,6 @@ class Recorder:
         self._thread = threading.Thread(target=self._run, args=(consumer,), name="chaoskit-recorder", daemon=True)
         self._thread.start()
 
-    def add_logs(self, paths: Iterable[str | Path]) -> None:
-        """More log files to read at ``stop`` (e.g. instances started during the experiment)."""
-        self._log_paths.extend(p for p in paths if p not in self._log_paths)
-
     def stop(self, deadline_s: float = 10.0) -> History:
         """Drain to the current end offsets (at most ``deadline_s``), then build the History."""
         if self._thread is None:
@@ -144,7 +139,15 @@ class Recorder:
         logs = read_logs(self._log_paths)
         merged, dropped = reconcile(kafka, logs.observations)
         notes = self._notes[:EXAMPLES_KEPT] + logs.examples + [f"{p}: no such log file" for p in logs.missing]
-        self.stats = RecorderStats(len(kafka) + self._skipped, self._skipped, logs.lines, logs.skipped, dropped, self._caught_up, tuple(notes))
+        self.stats = RecorderStats(
+            records=len(kafka) + self._skipped,
+            skipped_records=self._skipped,
+            log_lines=logs.lines,
+            skipped_lines=logs.skipped,
+            merged=dropped,
+            caught_up=self._caught_up,
+            notes=tuple(notes),
+        )
         self.history = History(sorted(merged, key=itemgetter(0)))
         return self.history
 
@@ -165,14 +168,17 @@ class Recorder:
             info = metadata.topics.get(topic)
             if info is None or info.error is not None:
                 known = sorted(t for t in metadata.topics if not t.startswith("__"))
-                raise ChaoskitError(f"recorder: topic {topic!r} does not exist on {self._bootstrap}; topics there: {known}")
+                raise ChaoskitError(
+                    f"recorder: topic {topic!r} does not exist on {self._bootstrap}; topics there: {known}"
+                )
             for partition in info.partitions:
                 if self._from_beginning:
                     starts[topic, partition] = OFFSET_BEGINNING
                 else:
-                    low_high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=self._connect_timeout_s)
+                    timeout = self._connect_timeout_s
+                    low_high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
                     if low_high is None:
-                        raise ChaoskitError(f"recorder: no end offset for {topic}[{partition}] within {self._connect_timeout_s}s")
+                        raise ChaoskitError(f"recorder: no end offset for {topic}[{partition}] within {timeout}s")
                     starts[topic, partition] = low_high[1]
         return starts
 

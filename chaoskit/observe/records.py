@@ -36,6 +36,11 @@ class Topics:
     def all(self) -> tuple[str, ...]:
         return (self.requests, self.processed, self.dlq, self.alerts)
 
+    def kind_of(self, topic: str) -> Kind | None:
+        """What a record on this topic witnesses, or None for a topic not listed here."""
+        kinds = {self.requests: Kind.ACKED, self.processed: Kind.APPLIED, self.dlq: Kind.DEAD_LETTERED}
+        return kinds.get(topic, Kind.ALERTED if topic == self.alerts else None)
+
 
 @dataclass(frozen=True)
 class Record:
@@ -66,7 +71,7 @@ class Record:
 
 def observation_from_record(record: Record, topics: Topics) -> Observation:
     """The observation a record stands for; raises UnparseableRecord naming what is wrong."""
-    kind = {topics.requests: Kind.ACKED, topics.processed: Kind.APPLIED, topics.dlq: Kind.DEAD_LETTERED, topics.alerts: Kind.ALERTED}.get(record.topic)
+    kind = topics.kind_of(record.topic)
     if kind is None:
         raise UnparseableRecord(f"topic {record.topic!r} is not one of {list(topics.all())}")
     headers = _headers(record.headers)

@@ -7,9 +7,13 @@ Redis stores them; the checks compare versions numerically and other fields as t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import redis
 
 DOC_PREFIX = "doc:"
+State = Mapping[str, Mapping[str, Any]]  # entity key -> the fields of its doc:{key} hash
 
 
 def read_state(client: redis.Redis, prefix: str = DOC_PREFIX, batch: int = 500) -> dict[str, dict[str, str]]:

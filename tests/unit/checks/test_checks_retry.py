@@ -75,7 +75,7 @@ def test_missing_alert_after_the_last_attempt_failed():
     [offender] = result.offenders
     assert offender.event_id == "e-silent"
     assert offender.expected == "exactly one alert once the last attempt failed"
-    assert offender.observed.startswith("no alert after the last of 3 attempts failed: ")
+    assert offender.observed.startswith("no alert after attempt 3 failed: ")
     assert offender.fault_window == '"latency document-service 2s" [0.0s–10.0s]'
 
 
@@ -83,13 +83,14 @@ def test_doubled_alert():
     story = exhausted(Story(), "e-loud").alerted(4.6, "e-loud", 3).alerted(4.7, "e-loud", 3)
     [offender] = check_retry(story.history, **POLICY).offenders
     assert offender.event_id == "e-loud"
-    assert offender.observed.startswith("2 alerts after the last of 3 attempts failed")
+    assert offender.observed.startswith("2 alerts after attempt 3 failed")
 
 
 def test_alert_for_an_event_that_was_not_exhausted_is_a_false_alarm():
     story = Story().acked(0.5, "e-alarm").failed(1, "e-alarm", 1).alerted(1.2, "e-alarm", 1)
     [offender] = check_retry(story.history, **POLICY).offenders
     assert offender.expected == "no alert before the last allowed attempt failed"
+    assert offender.observed.startswith("1 alert(s) although only 1 of 3 attempts ran")
 
 
 @pytest.mark.parametrize(
