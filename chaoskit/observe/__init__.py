@@ -1,14 +1,15 @@
 """Observation: what happened to every event (History), when faults were on (Timeline),
 and the recorder that builds the History from Kafka, the services' logs and Redis."""
 
-from chaoskit.observe.history import Columns, History, HistoryFormatError, Kind, Observation
+from chaoskit.observe.history import NO_TRACE, Columns, History, HistoryFormatError, Kind, Observation, is_effect
 from chaoskit.observe.recorder import Recorder, RecorderStats, reconcile
 from chaoskit.observe.records import Record, Topics, UnparseableRecord, observation_from_record
 from chaoskit.observe.logs import LogRead, UnparseableLine, observation_from_log_line, read_logs
-from chaoskit.observe.state import read_state
+from chaoskit.observe.state import State, read_state
 from chaoskit.observe.timeline import FaultWindow, Timeline
 
 __all__ = [
+    "NO_TRACE",
     "Columns",
     "FaultWindow",
     "History",
@@ -19,10 +20,12 @@ __all__ = [
     "Record",
     "Recorder",
     "RecorderStats",
+    "State",
     "Timeline",
     "Topics",
     "UnparseableLine",
     "UnparseableRecord",
+    "is_effect",
     "observation_from_log_line",
     "observation_from_record",
     "read_logs",
