@@ -206,14 +206,19 @@ class _Symbols:
 
     def ref(self, value: Any) -> tuple[int, bool]:
         """The value's number, and whether it is new."""
-        if self._index is None:
-            self._index = dict(zip(self.values, range(len(self.values))))
-        ref = self._index.get(value)
+        ref = self.number(value)
         if ref is not None:
             return ref, False
+        assert self._index is not None  # built by number()
         ref = self._index[value] = len(self.values)
         self.values.append(value)
         return ref, True
+
+    def number(self, value: Any) -> int | None:
+        """The value's number, or None if the table does not hold it."""
+        if self._index is None:
+            self._index = dict(zip(self.values, range(len(self.values))))
+        return self._index.get(value)
 
     def defer(self, line: _Deferred, rows: int) -> None:
         self.column.defer(line, rows)
@@ -409,8 +414,7 @@ class History:
         self._wheres = _Symbols()
         self._columns: dict[Kind, _KindColumns] = {kind: _KindColumns(kind, self) for kind in KINDS}
         self._selected: dict[Kind, Columns] = {}
-        self._by_event: dict[str, list[Observation]] | None = None
-        self._by_trace: dict[str | None, list[Observation]] | None = None
+        self._rows: dict[int, list[int]] | None = None  # event number -> its rows, packed (see _rows_of)
         self._keys: dict[str, str] | None = None
 
     # -- recording ---------------------------------------------------------------
@@ -436,7 +440,7 @@ class History:
         override = None if trace == self._event_trace.values[event] else trace
         columns.append(float(time), event, self._wheres.ref(where)[0], override, detail or {})
         self._selected.pop(columns.kind, None)
-        self._by_event = self._by_trace = self._keys = None
+        self._rows = self._keys = None
 
     # -- reading -----------------------------------------------------------------
 
@@ -483,32 +487,37 @@ class History:
         return self._selected[kind]
 
     def for_event(self, event_id: str) -> list[Observation]:
-        """The event's observations in time order (empty if never observed)."""
-        return list(self._event_index().get(event_id, ()))
+        """The event's observations in time order (empty if never observed).
+
+        The first call indexes every event's rows (numbers only, a few seconds for
+        millions of observations); observations are built for the asked event alone.
+        """
+        number = self._events.number(event_id)
+        return [] if number is None else self._story(self._rows_of().get(number, ()))
 
     def for_events(self, event_ids: Collection[str]) -> dict[str, list[Observation]]:
-        """Observations of some events, found by one scan instead of a full index.
+        """Observations of some events, found by one scan when no index is built yet.
 
         The checks explain a few thousand offenders in histories of millions of
-        observations; building the whole per-event index for that would cost more than
-        the verdict itself.
+        observations; indexing every event for that would cost more than the verdict.
         """
-        if self._by_event is not None or not event_ids:
-            return {e: list(self._event_index().get(e, ())) for e in event_ids}
+        if self._rows is not None or not event_ids:
+            return {e: self.for_event(e) for e in event_ids}
         found = self._group(self._events.refs_of(set(event_ids)))
         return {e: found.get(e, []) for e in event_ids}
 
     def for_trace(self, trace_id: str) -> list[Observation]:
         """Observations carrying this trace id, in time order (a request's whole story)."""
-        if self._by_trace is None:
-            by_trace: dict[str | None, list[Observation]] = {}
-            for observations in self._event_index().values():
-                for observation in observations:
-                    by_trace.setdefault(observation.trace_id, []).append(observation)
-            for observations in by_trace.values():
-                observations.sort(key=_order)
-            self._by_trace = by_trace
-        return list(self._by_trace.get(trace_id, ()))
+        number = self._traces.number(trace_id)
+        if number is None:
+            return []
+        event_trace = self._event_trace.values
+        events = set(itertools.compress(range(len(event_trace)), map(number.__eq__, event_trace)))
+        for columns in map(self._sorted, KINDS):
+            events.update(columns.event[row] for row, trace in columns.overrides().items() if trace == number)
+        rows = self._rows_of()
+        found = (o for event in events for o in self._story(rows.get(event, ())) if o.trace_id == trace_id)
+        return sorted(found, key=_order)
 
     def key_of(self, event_id: str) -> str | None:
         """The entity key of an event: the first ``detail["key"]`` recorded for it."""
@@ -516,9 +525,8 @@ class History:
 
     def for_key(self, key: str) -> list[Observation]:
         """Observations of every event on this entity key, in time order."""
-        index = self._event_index()
         events = [e for e, k in self._key_map().items() if k == key]
-        return sorted((o for e in events for o in index.get(e, ())), key=_order)
+        return sorted((o for e in events for o in self.for_event(e)), key=_order)
 
     # -- files -------------------------------------------------------------------
 
@@ -608,10 +616,18 @@ class History:
         else:
             self._columns[Kind(description["block"])].add_block(description, lines)
 
-    def _event_index(self) -> dict[str, list[Observation]]:
-        if self._by_event is None:
-            self._by_event = self._group(None)
-        return self._by_event
+    def _rows_of(self) -> dict[int, list[int]]:
+        """Event number -> its rows, each packed as ``row << 4 | kind code`` (no objects per row)."""
+        if self._rows is None:
+            rows: dict[int, list[int]] = {}
+            for code, kind in enumerate(KINDS):
+                for row, event in enumerate(self._sorted(kind).event):
+                    rows.setdefault(event, []).append(row << 4 | code)
+            self._rows = rows
+        return self._rows
+
+    def _story(self, packed: Iterable[int]) -> list[Observation]:
+        return sorted((self._observation(KINDS[p & 15], p >> 4) for p in packed), key=_order)
 
     def _sorted(self, kind: Kind) -> _KindColumns:
         columns = self._columns[kind]
@@ -636,15 +652,12 @@ class History:
             detail,
         )
 
-    def _group(self, refs: set[int] | None) -> dict[str, list[Observation]]:
-        """Observations per event id, for all events (refs None) or only the given refs."""
+    def _group(self, refs: set[int]) -> dict[str, list[Observation]]:
+        """Observations per event id of the events with these numbers, by one scan."""
         grouped: dict[str, list[Observation]] = {}
         for kind in KINDS:
             columns = self._sorted(kind)
-            rows: Iterable[int] = range(columns.rows)
-            if refs is not None:
-                rows = itertools.compress(rows, map(refs.__contains__, columns.event))
-            for row in rows:
+            for row in itertools.compress(range(columns.rows), map(refs.__contains__, columns.event)):
                 observation = self._observation(kind, row)
                 grouped.setdefault(observation.event_id, []).append(observation)
         for observations in grouped.values():
