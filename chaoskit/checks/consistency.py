@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from chaoskit.checks.result import CheckResult, Offender, name_ids
+from chaoskit.checks.result import CheckResult, Offender, name_ids, plural
 from chaoskit.errors import ConfigError
 from chaoskit.observe.state import State
 from chaoskit.observe.timeline import Timeline
@@ -54,7 +54,8 @@ def check_convergence(
         if not differences(expected_state, state, fields):
             took = max(0.0, taken_at - since)
             summary = (
-                f"state converged to the expected {len(expected_state)} keys in {took:.2f}s (bound {bound_s:g}s{after})"
+                f"state converged to the expected {plural(len(expected_state), 'key')} in {took:.2f}s "
+                f"(bound {bound_s:g}s{after})"
             )
             return CheckResult(NAME, True, summary, ())
     if not within:
@@ -72,7 +73,7 @@ def check_convergence(
     summary = (
         f"state did not converge within {bound_s:g}s{after} ({outcome}): {len(offenders)} of "
         f"{len(expected_state)} keys differ in the last snapshot in bound, at {taken_at - since:.2f}s "
-        f"({name_ids(offenders) or 'unexpected keys only'}); {len(snapshots)} snapshots taken"
+        f"({name_ids(offenders) or 'unexpected keys only'}); {plural(len(snapshots), 'snapshot')} taken"
     )
     return CheckResult(NAME, False, summary, tuple(offenders))
 

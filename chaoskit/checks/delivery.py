@@ -15,7 +15,7 @@ from collections import Counter
 from itertools import compress
 
 from chaoskit.checks.fate import describe, effect_rows, event_window, origin_of, version_of
-from chaoskit.checks.result import CheckResult, Offender, name_ids
+from chaoskit.checks.result import CheckResult, Offender, name_ids, plural
 from chaoskit.observe.history import Columns, History, Kind, is_effect
 from chaoskit.observe.state import State
 from chaoskit.observe.timeline import Timeline
@@ -73,17 +73,18 @@ def check_delivery(history: History, final_state: State | None = None, timeline:
         f"{len(doubled)} applied twice" + (f" ({name_ids(doubled)})" if doubled else ""),
     ]
     if final_state is not None:
-        parts.append(f"{len(gone)} effects missing from the final state" + (f" ({name_ids(gone)})" if gone else ""))
+        missing = f"{plural(len(gone), 'effect')} missing from the final state"
+        parts.append(missing + (f" ({name_ids(gone)})" if gone else ""))
     tally = (
         f"{len(acked_set) - len(unhandled)} of {len(acked_set)} acked events handled: "
         f"{len(acked_set & effects)} applied, {len(acked_set & noops)} no-op (duplicate or stale), "
         f"{len((acked_set & parked & alerted) - effects - noops)} parked with an alert"
     )
     if final_state is not None and not gone:
-        tally += f"; the final state holds every applied version ({len(final_state)} keys)"
+        tally += f"; the final state holds every applied version ({plural(len(final_state), 'key')})"
     unacked = len(effects - acked_set)
     if unacked:
-        tally += f"; {unacked} applied events were never seen acked (recorder started late?)"
+        tally += f"; {plural(unacked, 'applied event')} never seen acked (recorder started late?)"
     summary = "; ".join(parts) + " — " + tally if offenders else tally + "; none lost, none applied twice"
     return CheckResult(NAME, not offenders, summary, tuple(offenders))
 

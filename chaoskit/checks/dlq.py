@@ -14,7 +14,7 @@ from itertools import compress
 from typing import Any
 
 from chaoskit.checks.fate import describe, event_window, origin_of, window_label
-from chaoskit.checks.result import CheckResult, Offender, name_ids
+from chaoskit.checks.result import CheckResult, Offender, name_ids, plural
 from chaoskit.observe.history import NO_TRACE, History, Kind
 from chaoskit.observe.timeline import Timeline
 
@@ -58,12 +58,13 @@ def check_dlq(history: History, timeline: Timeline | None = None) -> CheckResult
     count = len(parked.time)
     if offenders:
         summary = (
-            f"{len(problems)} events break the DLQ contract ({name_ids(offenders)}); "
-            f"{len(failures)} events failed, {len(parked_set)} events in the DLQ ({count} entries)"
+            f"DLQ contract broken by {plural(len(problems), 'event')} ({name_ids(offenders)}); "
+            f"{plural(len(failures), 'event')} failed, {plural(len(parked_set), 'event')} in the DLQ "
+            f"({plural(count, 'entry', 'entries')})"
         )
     else:
         summary = (
-            f"the DLQ holds exactly the {len(failures)} failed events ({count} entries), "
+            f"the DLQ holds exactly the {plural(len(failures), 'failed event')} ({plural(count, 'entry', 'entries')}), "
             "each with error, attempts and trace id"
         )
     return CheckResult(NAME, not offenders, summary, tuple(offenders))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from itertools import compress
 
 from chaoskit.checks.fate import describe, effect_rows, origin_of, versions_of, window_label
-from chaoskit.checks.result import CheckResult, Offender, name_ids
+from chaoskit.checks.result import CheckResult, Offender, name_ids, plural
 from chaoskit.observe.history import History, Kind
 from chaoskit.observe.timeline import Timeline
 
@@ -54,10 +54,10 @@ def check_ordering(history: History, timeline: Timeline | None = None) -> CheckR
         offenders.append(Offender(event_id, trace, expected, observed, window_label(timeline, at, at, origin)))
 
     effects = sum(effect)
-    judged = f"{effects - unversioned} effects on {len(highest)} keys"
-    skipped = f"; {unversioned} effects without key or version not judged" if unversioned else ""
+    judged = f"{plural(effects - unversioned, 'effect')} on {plural(len(highest), 'key')}"
+    skipped = f"; {plural(unversioned, 'effect')} without key or version not judged" if unversioned else ""
     if offenders:
-        summary = f"{len(offenders)} applied versions went backwards ({name_ids(offenders)}) among {judged}{skipped}"
+        summary = f"{plural(len(offenders), 'applied version')} went backwards ({name_ids(offenders)}) among {judged}{skipped}"
     else:
         summary = f"applied versions never went backwards: {judged}{skipped}"
     return CheckResult(NAME, not offenders, summary, tuple(offenders))

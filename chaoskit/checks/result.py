@@ -50,6 +50,11 @@ class CheckResult:
         return self.explain()
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 event``, ``3 events``, ``2 entries``: summaries are read by people."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
 def name_ids(offenders: Sequence[Offender]) -> str:
     """The first few offending event ids for a one-line summary: ``a, b, c +4 more``."""
     ids = list(dict.fromkeys(o.event_id for o in offenders if o.event_id is not None))

@@ -21,7 +21,7 @@ from itertools import compress
 from typing import Any
 
 from chaoskit.checks.fate import describe, event_window, origin_of, window_label
-from chaoskit.checks.result import CheckResult, Offender, name_ids
+from chaoskit.checks.result import CheckResult, Offender, name_ids, plural
 from chaoskit.errors import ConfigError
 from chaoskit.observe.history import Columns, History, Kind
 from chaoskit.observe.timeline import Timeline
@@ -87,13 +87,13 @@ def check_retry(
     offenders = list(_offenders(history, breaches, timeline, origin))
     if offenders:
         summary = (
-            f"{len(breaches)} events break the retry policy ({name_ids(offenders)}); {retried} events retried, "
-            f"{exhausted} exhausted; {policy}, max {max_attempts} attempts"
+            f"retry policy broken by {plural(len(breaches), 'event')} ({name_ids(offenders)}); "
+            f"{plural(retried, 'event')} retried, {exhausted} exhausted; {policy}, max {max_attempts} attempts"
         )
     else:
         summary = (
-            f"{retried} retried events respected the backoff ({policy}) and max {max_attempts} attempts; "
-            f"{exhausted} exhausted events raised exactly one alert each"
+            f"{plural(retried, 'retried event')} respected the backoff ({policy}) and max {max_attempts} attempts; "
+            f"{plural(exhausted, 'exhausted event')} raised exactly one alert each"
         )
     return CheckResult(NAME, not offenders, summary, tuple(offenders))
 

@@ -118,6 +118,9 @@ class Recorder:
         try:
             self._starts = self._start_offsets(consumer)
             consumer.assign([TopicPartition(t, p, o) for (t, p), o in self._starts.items()])
+        except KafkaException as exc:
+            consumer.close()
+            raise ChaoskitError(f"recorder: cannot read Kafka at {self._bootstrap}: {exc}") from exc
         except BaseException:
             consumer.close()
             raise

@@ -88,7 +88,7 @@ def test_effect_missing_from_final_state_is_lost():
     result = check_delivery(story.history, final_state=final)
 
     assert not result.ok
-    assert "1 effects missing from the final state (e2)" in result.summary
+    assert "1 effect missing from the final state (e2)" in result.summary
     [offender] = result.offenders
     assert offender.expected.startswith("doc:k1 at version ≥ 2")
     assert offender.observed.startswith("doc:k1 at version 1")
@@ -98,7 +98,7 @@ def test_final_state_holding_every_last_version_passes():
     story = Story().delivered(1, "e1", key="k1", version=1).delivered(2, "e2", key="k1", version=2)
     result = check_delivery(story.history, final_state={"k1": {"version": "2"}})
     assert result.ok, result.explain()
-    assert "the final state holds every applied version (1 keys)" in result.summary
+    assert "the final state holds every applied version (1 key)" in result.summary
 
 
 def test_times_count_from_the_first_observation_without_a_timeline():

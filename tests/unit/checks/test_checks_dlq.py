@@ -16,7 +16,7 @@ def test_failed_events_parked_with_cause_pass():
     result = check_dlq(story.history)
 
     assert result.ok, result.explain()
-    assert result.summary == "the DLQ holds exactly the 1 failed events (2 entries), each with error, attempts and trace id"
+    assert result.summary == "the DLQ holds exactly the 1 failed event (2 entries), each with error, attempts and trace id"
 
 
 def test_entry_without_cause_is_named_with_its_window():
@@ -26,7 +26,7 @@ def test_entry_without_cause_is_named_with_its_window():
     result = check_dlq(story.history, timeline=fault(TIMEOUT, 1.0, 2.0))
 
     assert not result.ok
-    assert "1 events break the DLQ contract (e-nocause)" in result.summary
+    assert "DLQ contract broken by 1 event (e-nocause)" in result.summary
     [offender] = result.offenders
     assert (offender.event_id, offender.trace_id) == ("e-nocause", "t-e-nocause")
     assert "DLQ entry at 1.60s has no error (cause)" in offender.observed

@@ -24,7 +24,7 @@ def test_version_going_backwards_is_named_with_the_newer_write():
     result = check_ordering(story.history, timeline=fault("partition redriver->redis", 5.0, 7.0))
 
     assert not result.ok
-    assert "1 applied versions went backwards (a-stale)" in result.summary
+    assert "1 applied version went backwards (a-stale)" in result.summary
     [offender] = result.offenders
     assert (offender.event_id, offender.trace_id) == ("a-stale", "t-a-stale")
     assert offender.expected == "version ≥ 2 on key a (applied by a2 at 1.16s)"
@@ -40,4 +40,4 @@ def test_key_from_another_observation_and_unversioned_effects():
     result = check_ordering(story.history)
 
     assert [o.event_id for o in result.offenders] == ["e2"]
-    assert "1 effects without key or version not judged" in result.summary
+    assert "1 effect without key or version not judged" in result.summary

@@ -32,7 +32,7 @@ def test_retries_on_backoff_with_one_alert_pass():
     assert result.ok, result.explain()
     assert result.summary == (
         "2 retried events respected the backoff (base 1s × 2^(n-1), cap 3s, tolerance 0.05s) and max 3 attempts; "
-        "1 exhausted events raised exactly one alert each"
+        "1 exhausted event raised exactly one alert each"
     )
 
 
@@ -42,7 +42,7 @@ def test_retry_sooner_than_backoff_is_named_with_the_gap():
     result = check_retry(story.history, **POLICY, timeline=fault(SLOW, 1.4, 1.6))
 
     assert not result.ok
-    assert "1 events break the retry policy (e-eager)" in result.summary
+    assert "retry policy broken by 1 event (e-eager)" in result.summary
     [offender] = result.offenders
     assert (offender.event_id, offender.trace_id) == ("e-eager", "t-e-eager")
     assert offender.expected.startswith("attempt 2 at least 1.00s after attempt 1 failed")

@@ -40,3 +40,9 @@ def test_stop_before_start_is_refused():
     recorder = Recorder("127.0.0.1:1", Topics("a", "b", "c", "d"))
     with pytest.raises(ChaoskitError, match="before start"):
         recorder.stop()
+
+
+def test_an_unreachable_broker_is_a_clear_error_within_the_connect_timeout():
+    recorder = Recorder("127.0.0.1:1", Topics("a", "b", "c", "d"), connect_timeout_s=0.5)
+    with pytest.raises(ChaoskitError, match="recorder: cannot read Kafka at 127.0.0.1:1"):
+        recorder.start()
