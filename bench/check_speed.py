@@ -41,52 +41,60 @@ FAULT = (400.0, 450.0)
 CALM = Slo(0.02, {50: 50, 99: 1000})
 
 
-def build(events: int, seed: int) -> tuple[History, Timeline, dict[str, dict[str, Any]], list[tuple[float, float, bool]]]:
+Samples = list[tuple[float, float, bool]]
+LINK = "workflow-service->document-service"
+ERROR = "document-service unavailable"
+
+
+def build(events: int, seed: int) -> tuple[History, Timeline, dict[str, dict[str, Any]], Samples]:
     """The model's history, fault timeline, final state and per-request samples."""
     rng = random.Random(seed)
     history = History()
     timeline = Timeline(origin=START)
-    window = timeline.record_inject("down workflow-service->document-service", "workflow-service->document-service", {}, START + FAULT[0])
+    window = timeline.record_inject(f"down {LINK}", LINK, {}, START + FAULT[0])
     timeline.record_heal(window, START + FAULT[1])
     versions: dict[str, int] = {}
     to_apply: list[tuple[float, str, int, str, str, str]] = []  # (time, key, version, event, trace, where)
-    samples: list[tuple[float, float, bool]] = []
+    samples: Samples = []
     for n in range(events):
         event, trace = uuid.UUID(int=rng.getrandbits(128)).hex, uuid.UUID(int=rng.getrandbits(128)).hex
         key = f"doc-{rng.randrange(KEYS)}"
         version = versions[key] = versions.get(key, 0) + 1
         t = START + n / RATE
-        history.append(t, event, trace, Kind.PRODUCED, "load", None)
-        history.append(t + 0.002, event, trace, Kind.ACKED, "documents.requested", {"key": key, "partition": n % 6, "offset": n // 6, "version": version})
-        history.append(t + 0.010, event, trace, Kind.CONSUMED, "workflow-service", None)
-        in_fault = FAULT[0] <= t - START < FAULT[1]
-        failures = _failures(rng, in_fault)
+
+        def see(at: float, kind: Kind, where: str, **detail: Any) -> None:
+            history.append(at, event, trace, kind, where, detail)
+
+        see(t, Kind.PRODUCED, "load")
+        see(t + 0.002, Kind.ACKED, "documents.requested", key=key, partition=n % 6, offset=n // 6, version=version)
+        see(t + 0.010, Kind.CONSUMED, "workflow-service")
+        failures = _failures(rng, FAULT[0] <= t - START < FAULT[1])
         attempt_at, where = t + 0.011, "workflow-service"
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            history.append(attempt_at, event, trace, Kind.ATTEMPTED, where, {"attempt": attempt})
+            see(attempt_at, Kind.ATTEMPTED, where, attempt=attempt)
             if attempt > failures:
                 to_apply.append((attempt_at + 0.005, key, version, event, trace, where))
                 samples.append((t, (attempt_at + 0.005 - t) * 1000.0, True))
                 break
             failed_at = attempt_at + 0.020
-            error = "document-service unavailable"
-            history.append(failed_at, event, trace, Kind.FAILED, where, {"attempt": attempt, "error": error})
-            history.append(failed_at + 0.003, event, trace, Kind.DEAD_LETTERED, "documents.dlq", {"key": key, "error": error, "attempts": attempt})
+            see(failed_at, Kind.FAILED, where, attempt=attempt, error=ERROR)
+            see(failed_at + 0.003, Kind.DEAD_LETTERED, "documents.dlq", key=key, error=ERROR, attempts=attempt)
             if attempt == MAX_ATTEMPTS:
-                history.append(failed_at + 0.005, event, trace, Kind.ALERTED, "ops.alerts", {"key": key, "reason": "retries exhausted", "attempts": attempt})
+                see(failed_at + 0.005, Kind.ALERTED, "ops.alerts", key=key, reason="retries exhausted", attempts=attempt)
                 samples.append((t, (failed_at - t) * 1000.0, False))
                 break
             attempt_at = failed_at + min(CAP_S, BASE_S * FACTOR ** (attempt - 1)) + 0.01
             where = "redriver"
-            history.append(attempt_at - 0.001, event, trace, Kind.REDRIVEN, where, {"attempt": attempt + 1})
+            see(attempt_at - 0.001, Kind.REDRIVEN, where, attempt=attempt + 1)
     final: dict[str, dict[str, Any]] = {}
     newest: dict[str, int] = {}
     for at, key, version, event, trace, where in sorted(to_apply):
         effect = version > newest.get(key, 0)
         if effect:
             newest[key] = version
-            final[key] = {"version": str(version), "content": f"content-{event}", "event_id": event, "trace_id": trace}
-        history.append(at, event, trace, Kind.APPLIED, where, {"key": key, "version": version} if effect else {"key": key, "version": version, "applied": False})
+            final[key] = {"version": str(version), "content": f"c-{event}", "event_id": event, "trace_id": trace}
+        noop = {} if effect else {"applied": False, "outcome": "stale"}
+        history.append(at, event, trace, Kind.APPLIED, where, {"key": key, "version": version, **noop})
         history.append(at + 0.001, event, trace, Kind.COMMITTED, where, None)
     return history, timeline, final, samples
 
@@ -125,7 +133,7 @@ def judge(directory: Path) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=1_000_000, help="events in the synthetic history (default 1,000,000)")
+    parser.add_argument("--events", type=int, default=1_000_000, help="events in the history (default 1,000,000)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--judge", type=Path, help=argparse.SUPPRESS)  # the timed child process
     args = parser.parse_args()

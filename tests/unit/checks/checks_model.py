@@ -86,7 +86,8 @@ def build(drawn: list[Plan], fault_at: float) -> Model:
             failed_at = at + 0.01
             see(failed_at, Kind.FAILED, where, attempt=attempt, error=ERROR, failed_at=failed_at)
             if attempt == MAX_ATTEMPTS:
-                see(failed_at + 0.002, Kind.ALERTED, "ops.alerts", reason=f"attempts exhausted: {ERROR}", attempts=attempt)
+                reason = f"attempts exhausted: {ERROR}"
+                see(failed_at + 0.002, Kind.ALERTED, "ops.alerts", reason=reason, attempts=attempt)
                 samples.append((t, (failed_at - t) * 1000, False))
                 break
             see(failed_at + 0.001, Kind.DEAD_LETTERED, "documents.dlq", error=ERROR, attempts=attempt, key=key)
@@ -107,7 +108,8 @@ def build(drawn: list[Plan], fault_at: float) -> Model:
 
     end = max(o.time for o in observations)
     timeline = Timeline(origin=T0)
-    window = timeline.record_inject("down workflow-service->document-service", "workflow-service->document-service", {}, at=T0 + fault_at)
+    link = "workflow-service->document-service"
+    window = timeline.record_inject(f"down {link}", link, {}, at=T0 + fault_at)
     timeline.record_heal(window, at=T0 + fault_at + 1.0)
     return Model(observations, final, samples, timeline, end)
 

@@ -13,13 +13,16 @@ from chaoskit.observe.timeline import Timeline
 
 T0 = 1_800_000_000.0
 WORKFLOW = "workflow-service"
+ERROR = "document-service: 503"
 
 
 class Story:
     def __init__(self) -> None:
         self.history = History()
 
-    def add(self, t: float, event: str, kind: Kind, where: str = WORKFLOW, trace: str | None = "", **detail: Any) -> Story:
+    def add(
+        self, t: float, event: str, kind: Kind, where: str = WORKFLOW, trace: str | None = "", **detail: Any
+    ) -> Story:
         self.history.append(T0 + t, event, f"t-{event}" if trace == "" else trace, kind, where, detail)
         return self
 
@@ -38,7 +41,7 @@ class Story:
         self.add(t + 0.1, event, Kind.CONSUMED)
         return self.applied(t + 0.11, event, key, version)
 
-    def failed(self, t: float, event: str, attempt: int, error: str = "document-service: 503", where: str = WORKFLOW) -> Story:
+    def failed(self, t: float, event: str, attempt: int, error: str = ERROR, where: str = WORKFLOW) -> Story:
         """Attempt ``attempt`` starts at t, fails at t + 0.1 and is parked at t + 0.11."""
         self.add(t, event, Kind.ATTEMPTED, where, attempt=attempt)
         self.add(t + 0.1, event, Kind.FAILED, where, attempt=attempt, error=error)

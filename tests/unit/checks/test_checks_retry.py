@@ -95,7 +95,12 @@ def test_alert_for_an_event_that_was_not_exhausted_is_a_false_alarm():
 
 @pytest.mark.parametrize(
     ("override", "field"),
-    [({"base_s": 0}, "base_s"), ({"factor": 0.5}, "factor"), ({"cap_s": 0.5}, "cap_s"), ({"max_attempts": 0}, "max_attempts")],
+    [
+        ({"base_s": 0}, "base_s"),
+        ({"factor": 0.5}, "factor"),
+        ({"cap_s": 0.5}, "cap_s"),
+        ({"max_attempts": 0}, "max_attempts"),
+    ],
 )
 def test_bad_policy_is_refused_naming_the_field(override, field):
     with pytest.raises(ConfigError, match=f"{field}="):

@@ -15,7 +15,12 @@ def line(**fields) -> bytes:
 def test_a_line_with_a_kind_is_an_observation_whose_detail_is_the_extra_fields():
     raw = line(kind="failed", message="processing failed", attempt=2, error="boom", failed_at=1800000001.4)
     assert observation_from_log_line(raw) == Observation(
-        1800000001.5, "e1", "t1", Kind.FAILED, "workflow-service", {"attempt": 2, "error": "boom", "failed_at": 1800000001.4}
+        1800000001.5,
+        "e1",
+        "t1",
+        Kind.FAILED,
+        "workflow-service",
+        {"attempt": 2, "error": "boom", "failed_at": 1800000001.4},
     )
     assert observation_from_log_line(raw.decode()) == observation_from_log_line(raw)
 
@@ -43,9 +48,8 @@ def test_bad_lines_are_refused_with_a_reason(raw, message):
 
 def test_reading_files_skips_and_counts_bad_lines(tmp_path):
     good = tmp_path / "workflow.log"
-    good.write_bytes(
-        line(kind="consumed", partition=1) + b"\n" + line(kind=None, message="hello") + b"\n\n" + b'{"time": 1800000002, "kind": "appl'
-    )
+    cut_short = b'{"time": 1800000002, "kind": "appl'
+    good.write_bytes(b"\n".join([line(kind="consumed", partition=1), line(kind=None, message="hello"), b"", cut_short]))
     read = read_logs([good, tmp_path / "missing.log"])
     assert [o.kind for o in read.observations] == [Kind.CONSUMED]
     assert (read.lines, read.skipped) == (3, 1)

@@ -8,14 +8,17 @@ import pytest
 from chaoskit.observe.history import Kind, Observation
 from chaoskit.observe.records import Record, Topics, UnparseableRecord, observation_from_record
 
-TOPICS = Topics(requests="documents.requested", processed="documents.processed", dlq="documents.dlq", alerts="ops.alerts")
+TOPICS = Topics(
+    requests="documents.requested", processed="documents.processed", dlq="documents.dlq", alerts="ops.alerts"
+)
 STAMP_MS = 1_800_000_012_345
 
 
 def record(topic: str, value: dict | bytes | None, headers: dict[str, str] | None = None, **fields) -> Record:
     raw = orjson.dumps(value) if isinstance(value, dict) else value
     encoded = [(name, text.encode()) for name, text in (headers or {}).items()]
-    return Record(topic, fields.get("partition", 2), fields.get("offset", 41), fields.get("timestamp_ms", STAMP_MS), b"k1", raw, encoded)
+    partition, offset = fields.get("partition", 2), fields.get("offset", 41)
+    return Record(topic, partition, offset, fields.get("timestamp_ms", STAMP_MS), b"k1", raw, encoded)
 
 
 def test_a_request_record_means_the_broker_acked_the_event():
@@ -85,7 +88,8 @@ def test_an_alert_takes_its_ids_from_the_value():
 
 def test_without_a_kafka_timestamp_the_produced_at_header_is_the_time():
     headers = {"event_id": "e1", "produced_at": "1800000001.25"}
-    observation = observation_from_record(record("documents.requested", {"event_id": "e1"}, headers, timestamp_ms=None), TOPICS)
+    unstamped = record("documents.requested", {"event_id": "e1"}, headers, timestamp_ms=None)
+    observation = observation_from_record(unstamped, TOPICS)
     assert observation.time == 1_800_000_001.25
 
 
