@@ -80,7 +80,7 @@ def build(events: int, seed: int) -> tuple[History, Timeline, dict[str, dict[str
             see(failed_at, Kind.FAILED, where, attempt=attempt, error=ERROR)
             see(failed_at + 0.003, Kind.DEAD_LETTERED, "documents.dlq", key=key, error=ERROR, attempts=attempt)
             if attempt == MAX_ATTEMPTS:
-                see(failed_at + 0.005, Kind.ALERTED, "ops.alerts", key=key, reason="retries exhausted", attempts=attempt)
+                see(failed_at + 0.005, Kind.ALERTED, "ops.alerts", key=key, reason="exhausted", attempts=attempt)
                 samples.append((t, (failed_at - t) * 1000.0, False))
                 break
             attempt_at = failed_at + min(CAP_S, BASE_S * FACTOR ** (attempt - 1)) + 0.01
