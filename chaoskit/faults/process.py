@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from chaoskit.faults.fault import Fault
 from chaoskit.runtime import health
+from chaoskit.runtime.topics import topics_led
 
 if TYPE_CHECKING:
     from chaoskit.faults.state import FaultState
@@ -20,27 +21,12 @@ HEAL_TIMEOUT_S = 90.0
 KINDS = ("kill", "stop", "pause", "restart")
 
 
-def topics_led(runtime: Runtime, endpoint: str) -> bool:
-    """Every topology topic exists with a leader for each partition: right after a (re)start
-    or a wipe, the broker answers before its metadata shows the topics, and a client
-    producing then would get UNKNOWN_TOPIC_OR_PART."""
-    wanted = runtime.topology.topics
-    if not wanted:
-        return True
-    found = health.kafka_admin(endpoint).list_topics(timeout=2).topics
-    return all(
-        name in found and len(found[name].partitions) == count
-        and all(p.leader >= 0 for p in found[name].partitions.values())
-        for name, count in wanted.items()
-    )
-
-
 def answers(runtime: Runtime, component: str) -> bool:
     """The component's own health probe, by kind (services without one: running is enough)."""
     comp = runtime.topology.component(component)
     endpoint = runtime.endpoint(component)
     if comp.kind == "kafka":
-        return health.kafka_ready(endpoint) and topics_led(runtime, endpoint)
+        return health.kafka_ready(endpoint) and topics_led(endpoint, runtime.topology.topics)
     if comp.kind == "redis":
         return health.redis_ping(endpoint)
     if comp.kind == "toxiproxy":

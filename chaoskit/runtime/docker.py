@@ -36,13 +36,13 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from confluent_kafka.admin import NewTopic
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
 from chaoskit.errors import ChaoskitError, ComponentStartError, ConfigError
 from chaoskit.faults.toxiproxy import ProxySpec, ToxiproxyAPI
 from chaoskit.runtime import docker_api, health
+from chaoskit.runtime.topics import create_topics
 from chaoskit.runtime.docker_components import (
     ComponentContainer,
     KafkaContainer,
@@ -487,20 +487,7 @@ class DockerRuntime:
             raise ComponentStartError(comp.name, str(err), self._tail(comp.name)) from None
 
     def _create_topics(self) -> None:
-        if not self.topology.topics:
-            return
-        admin = health.kafka_admin(self.kafka_bootstrap)
-        existing = set(admin.list_topics(timeout=10).topics)
-        wanted = [
-            NewTopic(name, num_partitions=partitions, replication_factor=1)
-            for name, partitions in self.topology.topics.items()
-            if name not in existing
-        ]
-        for name, future in admin.create_topics(wanted, request_timeout=15).items() if wanted else ():
-            try:
-                future.result(timeout=20)
-            except Exception as err:
-                raise ComponentStartError(self._kafka.name, f"creating topic {name!r} failed: {err}") from None
+        create_topics(self.kafka_bootstrap, self.topology.topics, self._kafka.name)
 
     def _verify_kafka_links(self) -> None:
         """Each Kafka proxy must advertise itself, or its clients would go around it."""

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from confluent_kafka.admin import NewTopic
 
 from chaoskit import install
 from chaoskit.errors import ChaoskitError, ComponentStartError
 from chaoskit.faults.toxiproxy import ToxiproxyAPI
 from chaoskit.runtime import health
+from chaoskit.runtime.topics import create_topics
 from chaoskit.runtime.plan import (
     HOST,
     Plan,
@@ -491,20 +491,7 @@ class ProcessRuntime:
             raise ComponentStartError(name, str(err), _tail(self.log_path(name))) from None
 
     def _create_topics(self) -> None:
-        if not self.topology.topics:
-            return
-        admin = health.kafka_admin(self.kafka_bootstrap)
-        existing = set(admin.list_topics(timeout=10).topics)
-        wanted = [
-            NewTopic(name, num_partitions=partitions, replication_factor=1)
-            for name, partitions in self.topology.topics.items()
-            if name not in existing
-        ]
-        for name, future in admin.create_topics(wanted, request_timeout=15).items() if wanted else ():
-            try:
-                future.result(timeout=20)
-            except Exception as err:
-                raise ComponentStartError(self._kafka.name, f"creating topic {name!r} failed: {err}") from None
+        create_topics(self.kafka_bootstrap, self.topology.topics, self._kafka.name)
 
     def _verify_kafka_links(self) -> None:
         """Each Kafka proxy must advertise itself, or its clients would go around it."""

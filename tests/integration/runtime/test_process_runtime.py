@@ -209,8 +209,10 @@ def test_a_component_that_cannot_start_is_named_and_nothing_is_left(monkeypatch)
 def test_an_extra_instance_runs_beside_its_service_and_goes_away(runtime):
     endpoint = runtime.add_instance("consumer", "consumer#canary", {"SERVICE_VERSION": "canary"})
     assert endpoint != runtime.endpoint("consumer")
-    status = runtime.status()["components"]["consumer#canary"]
-    assert status["state"] == "healthy" and status["instance_of"] == "consumer"
+    # status() re-probes health with a short timeout: poll it (the machine may be busy)
+    status = wait_for(lambda: (s := runtime.status()["components"]["consumer#canary"])["state"] == "healthy" and s, 30,
+                      "the canary's status")
+    assert status["instance_of"] == "consumer"
     pid = status["pid"]
     assert psutil.Process(pid).environ()["SERVICE_VERSION"] == "canary"
     assert psutil.Process(pid).environ()["SERVICE_NAME"] == "consumer#canary"
