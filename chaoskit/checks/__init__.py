@@ -5,8 +5,10 @@ from chaoskit.checks.consistency import check_consistency, check_convergence
 from chaoskit.checks.delivery import check_delivery
 from chaoskit.checks.dlq import check_dlq
 from chaoskit.checks.ordering import check_ordering
+from chaoskit.checks.recovery import check_recovery
 from chaoskit.checks.result import CheckResult, Offender
 from chaoskit.checks.retry import backoff_s, check_retry
+from chaoskit.checks.rollback import check_rollback, time_to_rollback
 from chaoskit.checks.slo import Slo, check_slo
 
 __all__ = [
@@ -19,6 +21,9 @@ __all__ = [
     "check_delivery",
     "check_dlq",
     "check_ordering",
+    "check_recovery",
     "check_retry",
+    "check_rollback",
     "check_slo",
+    "time_to_rollback",
 ]
