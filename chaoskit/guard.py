@@ -35,6 +35,7 @@ def split_address(address: str) -> tuple[str, int | None]:
 def is_loopback(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and names that only resolve to them. No DNS lookup is
     made for other names: a name that needs the network is, by definition, not ours."""
+    host = host.strip("[]")
     if host.lower() in _LOOPBACK_NAMES:
         return True
     try:

@@ -9,19 +9,18 @@ the environment it started.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from chaoskit.errors import BlastRadiusError, ConfigError
+from chaoskit.guard import is_loopback
 
 UserKind = Literal["http", "kafka"]
 ShapeName = Literal["constant", "ramp", "spike", "step"]
 USER_KINDS: tuple[str, ...] = get_args(UserKind)
 SHAPES: tuple[str, ...] = get_args(ShapeName)
-LOOPBACK_NAMES = ("localhost",)
 
 
 @dataclass(frozen=True)
@@ -150,16 +149,6 @@ def _check_positive(name: str, value: object) -> None:
         or value <= 0
     ):
         raise ConfigError(f"load.{name} must be a finite number > 0, got {value!r}")
-
-
-def is_loopback(host: str) -> bool:
-    host = host.strip("[]")
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _refuse(what: str, value: str, host: str) -> BlastRadiusError:
