@@ -18,6 +18,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from chaoskit.errors import ConfigError
+from chaoskit.guard import ensure_own_endpoint
 from chaoskit.runtime.base import Runtime
 from chaoskit.runtime.health import QUIET_KAFKA_LOG, DeadlineExceeded, wait_for
 
@@ -168,13 +169,25 @@ class Load:
             if topic is None:
                 raise ConfigError("load.run(user='kafka'): give topic=..., the topology has no topic with role: requests")
             where = Target.kafka(self._runtime.endpoint(kafka.name), topic)
-        else:
+        elif target in self._runtime.topology.components:
             where = Target.http(f"http://{self._runtime.endpoint(target)}")
+        else:
+            # an address rather than a component: only this environment's own endpoints
+            ensure_own_endpoint(target, self._own_endpoints(), f"load.run(target={target!r})")
+            where = Target.http(target if "://" in target else f"http://{target}")
         params.setdefault("key_prefix", self._namespace)
         params.setdefault("seed", self._seed)
         run = LoadRunner(self._out_dir, where).run(user=user, **params)
         self.runs.append(run)
         return run
+
+    def _own_endpoints(self) -> set[str]:
+        runtime = self._runtime
+        own = set()
+        for name in runtime.topology.components:
+            own.add(runtime.endpoint(name))
+            own.update(runtime.endpoint(name, link.client) for link in runtime.topology.links_to(name))
+        return own
 
     def stop(self) -> None:
         """Stop any run still going (a test that failed inside its with-block already did)."""

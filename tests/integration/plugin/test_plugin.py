@@ -93,3 +93,23 @@ def test_an_experiment_past_its_budget_is_stopped_and_reported(pytester: pytest.
     result = pytester.runpytest_subprocess("-p", "no:locust", f"--chaos-topology={MINIMAL}")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*ExperimentTimeout: test_hangs exceeded its budget of 1 s*"])
+
+
+def test_load_refuses_targets_outside_the_environment(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from chaoskit.errors import BlastRadiusError
+
+        def test_guard(load, chaos_env):
+            with pytest.raises(BlastRadiusError, match="not on loopback"):
+                load.run(target="http://10.1.2.3:8080", duration_s=1)
+            with pytest.raises(BlastRadiusError, match="not an endpoint of this environment"):
+                load.run(target="127.0.0.1:1", duration_s=1)
+            own = chaos_env.endpoint("producer")
+            run = load.run(target=own, duration_s=1, users=1, rate=1)
+            assert run.config.target.http_url == f"http://{own}"
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:locust", f"--chaos-topology={MINIMAL}")
+    result.assert_outcomes(passed=1)
