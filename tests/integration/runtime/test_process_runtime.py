@@ -175,8 +175,9 @@ def test_an_environment_whose_owner_was_sigkilled_is_swept():
     assert not (state_root() / env_id).exists()
 
 
-def test_a_component_that_cannot_start_is_named_and_nothing_is_left(monkeypatch):
-    """Kafka's port is taken: a clear error naming kafka with its log tail, no leftovers."""
+@pytest.mark.parametrize("component", ["kafka", "redis"])
+def test_a_component_that_cannot_start_is_named_and_nothing_is_left(monkeypatch, component):
+    """A component's port is taken: a clear error naming it with its log tail, no leftovers."""
     topology = load_topology(MINIMAL)
     squatter = socket.socket()
     squatter.bind(("127.0.0.1", 0))
@@ -188,7 +189,7 @@ def test_a_component_that_cannot_start_is_named_and_nothing_is_left(monkeypatch)
 
     def plan_with_taken_port(topo, ports):
         plan = real(topo, ports)
-        plan.direct["kafka"] = taken
+        plan.direct[component] = taken
         return plan
 
     monkeypatch.setattr(process_module, "make_plan", plan_with_taken_port)
@@ -199,8 +200,9 @@ def test_a_component_that_cannot_start_is_named_and_nothing_is_left(monkeypatch)
             rt.up()
     finally:
         squatter.close()
-    assert info.value.component == "kafka"
-    assert "Address already in use" in info.value.log_tail or "BindException" in info.value.log_tail
+    assert info.value.component == component
+    assert any(word in info.value.log_tail for word in ("Address already in use", "BindException")), info.value.log_tail
+    assert component in str(info.value) and info.value.log_tail in str(info.value)
     after = {r.name for r in state_root().iterdir()} if state_root().exists() else set()
     assert after <= before
     assert rt.record is None
@@ -222,3 +224,14 @@ def test_an_extra_instance_runs_beside_its_service_and_goes_away(runtime):
     runtime.add_instance("consumer", "consumer#left-behind")
     runtime.reset()
     assert runtime.instances() == {}
+
+
+def test_a_missing_component_install_is_named_before_anything_starts(monkeypatch, tmp_path):
+    from chaoskit.errors import MissingToolError
+
+    monkeypatch.setenv("CHAOSKIT_CACHE", str(tmp_path / "empty-cache"))
+    before = {r.name for r in state_root().iterdir()} if state_root().exists() else set()
+    with pytest.raises(MissingToolError, match="Kafka 4.3.1, Toxiproxy 2.12.0 not installed.*chaoskit install"):
+        ProcessRuntime(load_topology(MINIMAL), owner_pid=os.getpid()).up()
+    after = {r.name for r in state_root().iterdir()} if state_root().exists() else set()
+    assert after <= before
