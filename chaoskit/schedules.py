@@ -42,12 +42,12 @@ from chaoskit.observe.records import Record, Topics, UnparseableRecord, observat
 from chaoskit.observe.timeline import Timeline
 from chaoskit.runtime.health import DeadlineExceeded, wait_for
 from chaoskit.topology import Link
+from chaoskit.verdicts import RetryPolicy, judge
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
 
     from chaoskit.topology import Topology
-    from chaoskit.verdicts import RetryPolicy
 
 CALL = "fault_schedules"
 #: Every kind a schedule can draw, mildest first: the order shrinking lowers severity in.
@@ -261,9 +261,8 @@ def run_drawn_schedule(
     The example gets a key namespace of its own inside ``experiment``'s (so one example's
     leftovers never fail the next), its own timeline and faults, and load files under
     ``workdir``. In order: reset the environment; start recording and load; wait until an
-    event is applied; run the schedule through its replay code; stop the load; settle (until
-    every event of the example is decided and the state matches the verifier's, at most
-    ``settle_s``), which is the consistency verdict; then the other checks over the record.
+    event is applied; run the schedule through its replay code; stop the load; ``settle``
+    (at most ``settle_s``), which is the consistency verdict; stop recording; judge.
     ``expected_state`` is the verifier's expected state for ``experiment``'s namespace (the
     experiments' ``expected_state`` fixture); it is narrowed to the example's keys. The last
     example's history, verdicts and timeline become ``experiment``'s, for its report.
@@ -279,19 +278,26 @@ def run_drawn_schedule(
                     "an event applied under load before the schedule (the system was not steady)",
                 )
                 exec(compile(code, "<fault schedule>", "exec"), {"faults": example.faults})
-            consistency = _settle(example, expected_state, method.settle_s)
-        try:
-            example.verify(retry=method.retry)
-        except AssertionError:
-            pass  # every verdict, failed or not, is in example.results
+        consistency = settle(example, expected_state, method.settle_s)
+        example.results = judge(
+            example.stop_recording(),
+            final_state=example.final_state,
+            timeline=example.timeline,
+            consistency=consistency,
+            acked_by_load=example.load.acked_event_ids(),
+            samples=example.load.samples(),
+            retry=method.retry,
+        )
     except BaseException as err:
         err.add_note(f"while running this fault schedule (seed --chaos-seed={experiment.seed}):\n{code}")
         raise
-    results = [consistency, *example.results]
-    experiment.history, experiment.results, experiment.timeline = example.history, results, example.timeline
-    if not all(r.ok for r in results):
-        raise ScheduleFailure(code, results, example)
-    return results
+    finally:
+        if example.recording_active:
+            example.stop_recording()
+    experiment.history, experiment.results, experiment.timeline = example.history, example.results, example.timeline
+    if not all(r.ok for r in example.results):
+        raise ScheduleFailure(code, example.results, example)
+    return example.results
 
 
 def _example_of(parent: Experiment, workdir: Path) -> Experiment:
@@ -313,13 +319,16 @@ def _example_of(parent: Experiment, workdir: Path) -> Experiment:
     )
 
 
-def _settle(example: Experiment, expected_state: Callable[[], State], bound_s: float) -> CheckResult:
-    """Wait (at most ``bound_s``) until the example's state matches the verifier's and every
-    event it got acked is decided, then judge convergence over the snapshots taken meanwhile.
+def settle(experiment: Experiment, expected_state: Callable[[], State], bound_s: float) -> CheckResult:
+    """Wait (at most ``bound_s``) until every event of the experiment is decided and its state
+    matches the verifier's, and return the consistency verdict over the snapshots taken meanwhile.
 
-    Matching state alone is not enough to stop recording: an older version parked in the DLQ
-    is still to be redriven (and applied as a no-op) after a newer one already shows. The
-    expected state is read again at every poll because an event alerted meanwhile leaves it.
+    Call it after the load and the faults, with the recorder still running (before
+    ``experiment.stop_recording()`` or ``verify()``): the record is complete only once the
+    system has settled. Matching state alone is not settled: an older
+    version parked in the DLQ is still to be redriven (and applied as a no-op) after a newer
+    one already shows. ``expected_state`` is read again at every poll, narrowed to the
+    experiment's keys, because an event alerted meanwhile leaves it.
     """
     since = time.time()
     snapshots: list[tuple[float, State]] = []
@@ -327,33 +336,33 @@ def _settle(example: Experiment, expected_state: Callable[[], State], bound_s: f
 
     def settled() -> bool:
         nonlocal expected
-        expected = {key: doc for key, doc in expected_state().items() if key.startswith(example.namespace)}
-        snapshots.append((time.time(), example.final_state()))
-        return not differences(expected, snapshots[-1][1]) and not _undecided(example)
+        expected = {key: doc for key, doc in expected_state().items() if key.startswith(experiment.namespace)}
+        snapshots.append((time.time(), experiment.final_state()))
+        return not differences(expected, snapshots[-1][1]) and not _undecided(experiment)
 
     try:
-        wait_for(settled, bound_s, "the example's events decided and its state converged", interval_s=0.5)
+        wait_for(settled, bound_s, "the events decided and the state converged", interval_s=0.5)
     except DeadlineExceeded:
-        pass  # the verdict below says what did not converge; the other checks name the undecided events
-    return check_convergence(expected, snapshots, bound_s, since, example.timeline)
+        pass  # the verdict says what did not converge; the other checks name the undecided events
+    return check_convergence(expected, snapshots, bound_s, since, experiment.timeline)
 
 
-def _undecided(example: Experiment) -> set[str]:
-    """Events of the example in the requests topic with neither a processed record (applied
+def _undecided(experiment: Experiment) -> set[str]:
+    """Events of the experiment in the requests topic with neither a processed record (applied
     or a no-op) nor an alert yet. Reads the topics from their start: experiment-sized."""
-    roles = example.topics
+    roles = experiment.topics
     topics = Topics(requests=roles["requests"], processed=roles["processed"], dlq=roles["dlq"], alerts=roles["alerts"])
 
     def observed(topic: str) -> list[Any]:
         found = []
-        for message in example.kafka.read_all(topic):
+        for message in experiment.kafka.read_all(topic):
             try:
                 found.append(observation_from_record(Record.from_message(message), topics))
             except UnparseableRecord:
-                continue  # not this example's business; the recorder counts them
+                continue  # not a record of this system's contract; the recorder counts those
         return found
 
-    requested = {o.event_id for o in observed(topics.requests) if str(o.detail.get("key", "")).startswith(example.namespace)}
+    requested = {o.event_id for o in observed(topics.requests) if str(o.detail.get("key", "")).startswith(experiment.namespace)}
     if not requested:
         return set()
     decided = {o.event_id for topic in (topics.processed, topics.alerts) for o in observed(topic)}
