@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from chaoskit.faults.fault import Fault
 from chaoskit.runtime import health
-from chaoskit.runtime.topics import topics_led
+from chaoskit.runtime.probes import answers
 
 if TYPE_CHECKING:
     from chaoskit.faults.state import FaultState
@@ -21,23 +21,12 @@ HEAL_TIMEOUT_S = 90.0
 KINDS = ("kill", "stop", "pause", "restart")
 
 
-def answers(runtime: Runtime, component: str) -> bool:
-    """The component's own health probe, by kind (services without one: running is enough)."""
+def wait_answers(runtime: Runtime, component: str) -> None:
     comp = runtime.topology.component(component)
     endpoint = runtime.endpoint(component)
-    if comp.kind == "kafka":
-        return health.kafka_ready(endpoint) and topics_led(endpoint, runtime.topology.topics)
-    if comp.kind == "redis":
-        return health.redis_ping(endpoint)
-    if comp.kind == "toxiproxy":
-        return health.http_ok(f"http://{endpoint}/version")
-    if comp.health:
-        return health.http_ok(f"http://{endpoint}{comp.health}")
-    return True
-
-
-def wait_answers(runtime: Runtime, component: str) -> None:
-    health.wait_for(lambda: answers(runtime, component), HEAL_TIMEOUT_S, f"{component} healthy after heal")
+    health.wait_for(
+        lambda: answers(comp, endpoint, runtime.topology.topics) is not False, HEAL_TIMEOUT_S, f"{component} healthy after heal"
+    )
 
 
 def bring_back(state: FaultState, component: str) -> None:

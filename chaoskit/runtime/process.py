@@ -27,6 +27,7 @@ from chaoskit import install
 from chaoskit.errors import ChaoskitError, ComponentStartError
 from chaoskit.faults.toxiproxy import ToxiproxyAPI
 from chaoskit.runtime import health
+from chaoskit.runtime.probes import answers
 from chaoskit.runtime.topics import create_topics
 from chaoskit.runtime.plan import (
     HOST,
@@ -467,15 +468,8 @@ class ProcessRuntime:
 
     def _healthy(self, comp: Component, instance: str | None = None) -> bool:
         endpoint = self.instances()[instance] if instance else self.endpoint(comp.name)
-        if comp.kind == "kafka":
-            return health.kafka_ready(endpoint)
-        if comp.kind == "redis":
-            return health.redis_ping(endpoint)
-        if comp.kind == "toxiproxy":
-            return health.http_ok(f"http://{endpoint}/version")
-        if comp.health:
-            return health.http_ok(f"http://{endpoint}{comp.health}")
-        return self._live(instance or comp.name) is not None
+        probed = answers(comp, endpoint)
+        return probed if probed is not None else self._live(instance or comp.name) is not None
 
     def _wait_healthy(self, comp: Component, instance: str | None = None) -> None:
         name = instance or comp.name
