@@ -19,13 +19,18 @@ from confluent_kafka import Consumer, Producer
 from chaoskit.errors import ComponentStartError
 from chaoskit.runtime.health import wait_for
 from chaoskit.runtime.process import ProcessRuntime, sweep_orphans
-from chaoskit.runtime.state import state_root, stray_processes
+from chaoskit.runtime.state import all_records, state_root, stray_processes
 from chaoskit.topology import load_topology
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
 MINIMAL = ROOT / "fixtures" / "topologies" / "minimal.yml"
 QUIET = {"log_level": 0}
+
+
+def _mine() -> set[str]:
+    """Environments this test process owns (other runs on the machine may come and go)."""
+    return {r.id for r in all_records() if r.owner is not None and r.owner.pid == os.getpid()}
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +199,7 @@ def test_a_component_that_cannot_start_is_named_and_nothing_is_left(monkeypatch,
 
     monkeypatch.setattr(process_module, "make_plan", plan_with_taken_port)
     rt = ProcessRuntime(topology, owner_pid=os.getpid(), start_timeout_s=30)
-    before = {r.name for r in state_root().iterdir()} if state_root().exists() else set()
+    before = _mine()
     try:
         with pytest.raises(ComponentStartError) as info:
             rt.up()
@@ -203,8 +208,7 @@ def test_a_component_that_cannot_start_is_named_and_nothing_is_left(monkeypatch,
     assert info.value.component == component
     assert any(word in info.value.log_tail for word in ("Address already in use", "BindException")), info.value.log_tail
     assert component in str(info.value) and info.value.log_tail in str(info.value)
-    after = {r.name for r in state_root().iterdir()} if state_root().exists() else set()
-    assert after <= before
+    assert _mine() <= before
     assert rt.record is None
 
 
@@ -230,8 +234,7 @@ def test_a_missing_component_install_is_named_before_anything_starts(monkeypatch
     from chaoskit.errors import MissingToolError
 
     monkeypatch.setenv("CHAOSKIT_CACHE", str(tmp_path / "empty-cache"))
-    before = {r.name for r in state_root().iterdir()} if state_root().exists() else set()
+    before = _mine()
     with pytest.raises(MissingToolError, match="Kafka 4.3.1, Toxiproxy 2.12.0 not installed.*chaoskit install"):
         ProcessRuntime(load_topology(MINIMAL), owner_pid=os.getpid()).up()
-    after = {r.name for r in state_root().iterdir()} if state_root().exists() else set()
-    assert after <= before
+    assert _mine() <= before
