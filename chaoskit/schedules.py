@@ -143,7 +143,10 @@ def fault_schedules(
 
 
 def _menu(
-    topology: Topology, kinds: Iterable[str], links: Iterable[tuple[str, str] | str] | None, components: Iterable[str] | None
+    topology: Topology,
+    kinds: Iterable[str],
+    links: Iterable[tuple[str, str] | str] | None,
+    components: Iterable[str] | None,
 ) -> _Menu:
     given_kinds = [kinds] if isinstance(kinds, str) else list(kinds)
     if not given_kinds or any(kind not in KINDS for kind in given_kinds):
@@ -160,7 +163,9 @@ def _menu(
     variants: dict[str, tuple[tuple[Target, int], ...]] = {}
     for kind in (k for k in KINDS if k in given_kinds):
         if kind in LINK_KINDS and not link_targets:
-            raise ConfigError(f"{CALL}(kinds=[..., {kind!r}]): {kind} acts on a link and the topology has no proxied links")
+            raise ConfigError(
+                f"{CALL}(kinds=[..., {kind!r}]): {kind} acts on a link and the topology has no proxied links"
+            )
         if kind in COMPONENT_KINDS and not component_targets:
             raise ConfigError(
                 f"{CALL}(kinds=[..., {kind!r}], components=[]): {kind} acts on a component; name at least one "
@@ -362,7 +367,8 @@ def _undecided(experiment: Experiment) -> set[str]:
                 continue  # not a record of this system's contract; the recorder counts those
         return found
 
-    requested = {o.event_id for o in observed(topics.requests) if str(o.detail.get("key", "")).startswith(experiment.namespace)}
+    mine = experiment.namespace
+    requested = {o.event_id for o in observed(topics.requests) if str(o.detail.get("key", "")).startswith(mine)}
     if not requested:
         return set()
     decided = {o.event_id for topic in (topics.processed, topics.alerts) for o in observed(topic)}
@@ -417,9 +423,8 @@ def explore_schedules(
     """Run drawn schedules as experiments (``run_drawn_schedule``), seeded by the run's
     ``--chaos-seed``; a failure is shrunk and reported as the minimal schedule's
     ``ScheduleFailure``, whose message ends with the code that replays it."""
-    explore(
-        schedules,
-        lambda steps: run_drawn_schedule(experiment, steps, workdir=workdir, expected_state=expected_state, method=method),
-        seed=experiment.seed,
-        hypothesis_settings=hypothesis_settings,
-    )
+
+    def run(steps: DrawnSchedule) -> None:
+        run_drawn_schedule(experiment, steps, workdir=workdir, expected_state=expected_state, method=method)
+
+    explore(schedules, run, seed=experiment.seed, hypothesis_settings=hypothesis_settings)

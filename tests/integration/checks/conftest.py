@@ -71,7 +71,9 @@ def experiment_on(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ca
             kafka=KafkaClients(runtime.endpoint("kafka")),
             namespace=namespace,
             seed=seed,
-            redis=redis_py.Redis(host=host, port=int(port), socket_timeout=5, socket_connect_timeout=2, decode_responses=True),
+            redis=redis_py.Redis(
+                host=host, port=int(port), socket_timeout=5, socket_connect_timeout=2, decode_responses=True
+            ),
         )
         made.append(experiment)
         return experiment

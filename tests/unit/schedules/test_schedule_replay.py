@@ -17,8 +17,11 @@ from chaoskit.schedules import DrawnSchedule, ScheduleFailure, explore, fault_sc
 from chaoskit.topology import load_topology
 
 ROOT = Path(__file__).resolve().parents[3]
-FAULTS = Faults(SimpleNamespace(topology=load_topology(ROOT / "docker-compose.chaos.yml")), Timeline())  # type: ignore[arg-type]
-KILL_PRONE = dict(kinds=["latency", "down", "pause", "kill"], links=["workflow-service->redis"], components=["workflow-service"])
+TOPOLOGY = load_topology(ROOT / "docker-compose.chaos.yml")
+FAULTS = Faults(SimpleNamespace(topology=TOPOLOGY), Timeline())  # type: ignore[arg-type]
+KILL_PRONE = dict(
+    kinds=["latency", "down", "pause", "kill"], links=["workflow-service->redis"], components=["workflow-service"]
+)
 
 
 class Capture:
@@ -97,7 +100,8 @@ def test_a_failure_is_shrunk_to_the_minimal_schedule_and_reported_with_its_code(
 
 
 def test_a_schedule_failure_explains_the_failed_checks_and_ends_with_the_code() -> None:
-    lost = Offender("e1", "t1", "applied once, or parked in the DLQ with an alert", "acked@1.00s; never applied", '"kill" [1.0s–2.0s]')
+    handled = "applied once, or parked in the DLQ with an alert"
+    lost = Offender("e1", "t1", handled, "acked@1.00s; never applied", '"kill" [1.0s–2.0s]')
     results = [
         CheckResult("consistency", True, "state converged"),
         CheckResult("delivery", False, "lost 1 of 9 acked events (e1)", (lost,)),
@@ -105,7 +109,9 @@ def test_a_schedule_failure_explains_the_failed_checks_and_ends_with_the_code() 
     code = replay_code([(0, FAULTS.kill("workflow-service"), 1)])
     failure = ScheduleFailure(code, results, SimpleNamespace(seed=42))  # type: ignore[arg-type]
     text = str(failure)
-    assert text.startswith("under this fault schedule 1 of 2 checks failed:\nFAILED delivery: lost 1 of 9 acked events (e1)")
+    assert text.startswith(
+        "under this fault schedule 1 of 2 checks failed:\nFAILED delivery: lost 1 of 9 acked events (e1)"
+    )
     assert "e1 (trace t1): expected applied once" in text and "PASSED" not in text
     assert "--chaos-seed=42" in text and text.endswith(code)
     assert isinstance(failure, AssertionError) and failure.results == results
