@@ -40,6 +40,8 @@ from chaoskit.faults.schedule import Step as EngineStep
 from chaoskit.faults.schedule import overlaps
 from chaoskit.observe.records import Record, Topics, UnparseableRecord, observation_from_record
 from chaoskit.observe.timeline import Timeline
+from chaoskit.report.attachments import attach_text
+from chaoskit.report.steps import step
 from chaoskit.runtime.health import DeadlineExceeded, wait_for
 from chaoskit.topology import Link
 from chaoskit.verdicts import RetryPolicy, judge
@@ -270,12 +272,28 @@ def run_drawn_schedule(
     (at most ``settle_s``), which is the consistency verdict; stop recording; judge.
     ``expected_state`` is the verifier's expected state for ``experiment``'s namespace (the
     experiments' ``expected_state`` fixture); it is narrowed to the example's keys. The last
-    example's history, verdicts and timeline become ``experiment``'s, for its report.
+    example's history, verdicts and timeline become ``experiment``'s, for its report, where
+    each schedule is a step (failed or passed) and a failing one's replay code is attached.
     """
     code = replay_code(steps)
-    example = _example_of(experiment, workdir)
+    with step("fault schedule", schedule=code, seed=experiment.seed):
+        example = _example_of(experiment, workdir)
+        try:
+            _run(example, code, expected_state, method)
+        except BaseException as err:
+            err.add_note(f"while running this fault schedule (seed --chaos-seed={experiment.seed}):\n{code}")
+            raise
+        experiment.history, experiment.results, experiment.timeline = example.history, example.results, example.timeline
+        if not all(r.ok for r in example.results):
+            attach_text("fault schedule: replay code", code)
+            raise ScheduleFailure(code, example.results, example)
+    return example.results
+
+
+def _run(example: Experiment, code: str, expected_state: Callable[[], State], method: Method) -> None:
+    """The example's method and verdicts (into ``example.results``); the recorder always stops."""
     try:
-        experiment.runtime.reset()
+        example.runtime.reset()
         with example.recording():
             with example.load.run(**method.load):
                 example.wait_until(
@@ -293,16 +311,9 @@ def run_drawn_schedule(
             samples=example.load.samples(),
             retry=method.retry,
         )
-    except BaseException as err:
-        err.add_note(f"while running this fault schedule (seed --chaos-seed={experiment.seed}):\n{code}")
-        raise
     finally:
         if example.recording_active:
             example.stop_recording()
-    experiment.history, experiment.results, experiment.timeline = example.history, example.results, example.timeline
-    if not all(r.ok for r in example.results):
-        raise ScheduleFailure(code, example.results, example)
-    return example.results
 
 
 def _example_of(parent: Experiment, workdir: Path) -> Experiment:
