@@ -324,16 +324,16 @@ class Experiment:
     ) -> list["CheckResult"]:
         """Run the checks over what was recorded; fail the experiment with every failed
         check's explanation (the ids, trace ids, expected vs observed fate, fault window)."""
-        from chaoskit.checks import check_consistency
-        from chaoskit.verdicts import judge
+        from chaoskit.verdicts import judge, settle
 
         if self._recorder is None and self.history is None:
             raise ConfigError("verify() needs a recorded history: run the method inside `with experiment.recording():`")
         converged = None
         if expected_state is not None:
-            # first wait for convergence, with the recorder still running, so the history
-            # holds the work the system finished after the method ended
-            converged = check_consistency(expected_state(), self.final_state, consistency_bound_s, 0.5, timeline=self.timeline)
+            # first wait until every event is decided and the state converged, with the
+            # recorder still running, so the history holds the work the system finished
+            # after the method ended (a consumer catching up, a redrive after its backoff)
+            converged = settle(self, expected_state, consistency_bound_s)
         history = self.stop_recording()
         self.results = judge(
             history,
