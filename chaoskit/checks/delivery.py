@@ -14,7 +14,7 @@ import operator
 from collections import Counter
 from itertools import compress
 
-from chaoskit.checks.fate import describe, effect_rows, event_window, origin_of, version_of
+from chaoskit.checks.fate import describe, effect_rows, event_window, origin_of, version_of, window_label
 from chaoskit.checks.result import CheckResult, Offender, name_ids, plural
 from chaoskit.observe.history import Columns, History, Kind, is_effect
 from chaoskit.observe.state import State
@@ -47,12 +47,17 @@ def check_delivery(history: History, final_state: State | None = None, timeline:
     unhandled_ids = set(unhandled)
     paths = history.for_events(suspects)
     origin = origin_of(history, timeline)
+    span = history.span()
     offenders: list[Offender] = []
     for event_id in suspects:
         observations = paths[event_id]
         trace = next((o.trace_id for o in observations if o.trace_id), None)
         path = describe(observations, origin)
         window = event_window(timeline, observations, origin)
+        if event_id in unhandled_ids and observations and span is not None:
+            # a lost event was waiting for its fate until the record ended: a fault that
+            # struck after its last observation (a kill between commit and apply) counts
+            window = window_label(timeline, observations[0].time, span[1], origin)
         if event_id in unhandled_ids:
             why = "parked in the DLQ but no alert" if event_id in parked_ids else "never applied"
             offenders.append(Offender(event_id, trace, HANDLED, f"{path}; {why}", window))

@@ -105,3 +105,23 @@ def test_times_count_from_the_first_observation_without_a_timeline():
     story = Story().delivered(10, "e1").acked(11, "e-lost")
     [offender] = check_delivery(story.history).offenders
     assert "acked@1.01s" in offender.observed
+
+
+def test_a_lost_event_names_the_fault_that_struck_after_its_last_observation():
+    """Committed, then the consumer is killed before applying: the kill comes after the
+    event's last observation, and the explanation must still name it."""
+    from chaoskit.checks import check_delivery
+    from chaoskit.observe.history import History, Kind
+    from chaoskit.observe.timeline import Timeline
+
+    history = History()
+    history.append(100.0, "e1", "t1", Kind.ACKED, "documents.requested", {"key": "k", "version": 1})
+    history.append(100.1, "e1", "t1", Kind.COMMITTED, "workflow-service", {})
+    history.append(105.0, "e2", "t2", Kind.ACKED, "documents.requested", {"key": "j", "version": 1})
+    history.append(105.1, "e2", "t2", Kind.APPLIED, "workflow-service", {"key": "j", "version": 1, "applied": True})
+    timeline = Timeline(origin=100.0)
+    window = timeline.record_inject("kill", "workflow-service", {}, at=100.3)
+    timeline.record_heal(window, at=102.0)
+    result = check_delivery(history, timeline=timeline)
+    assert not result.ok and [o.event_id for o in result.offenders] == ["e1"]
+    assert result.offenders[0].fault_window and "kill" in result.offenders[0].fault_window
