@@ -16,6 +16,15 @@ go through the API. Two network modes (``network=`` or ``CHAOSKIT_DOCKER_NETWORK
   127.0.0.1 means the same thing inside and out. Components bind 0.0.0.0 there, since
   published traffic arrives on the namespace's interface, not its loopback.
 
+Extra instances of a service (``add_instance``: a canary, a second member) run as one
+more container each, with the service's command, environment and proxied links (so a
+link fault hits them too), their own HTTP port, log file and ``SERVICE_NAME``. In bridge
+mode the namespace holder's published ports are fixed when it is created, so ``up``
+reserves ``BRIDGE_INSTANCE_PORTS`` extra ports for instances; host mode takes a free
+port per instance. A container name cannot hold ``#`` (``workflow-service#canary``):
+it becomes ``.`` in the name (``chaoskit-<env>-workflow-service.canary``); the labels and
+the environment record keep the real name.
+
 Podman's Docker-compatible API works as the engine (see ``podman.py`` and
 ``images/build.sh``).
 
@@ -26,7 +35,9 @@ run's containers are swept at the next ``up`` even if their record is gone.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -45,8 +56,10 @@ from chaoskit.runtime import docker_api, health
 from chaoskit.runtime.topics import create_topics
 from chaoskit.runtime.docker_components import (
     ComponentContainer,
+    InstanceContainer,
     KafkaContainer,
     container_for,
+    log_file,
 )
 from chaoskit.runtime.docker_images import Images
 from chaoskit.runtime.plan import HOST, Plan, addr, make_plan, ports_needed
@@ -66,6 +79,11 @@ STOP_GRACE_S = 10
 POLL_S = 0.2
 _UP = ("running", "paused")
 NETWORK_MODES = ("host", "bridge")
+# Ports the bridge mode's namespace holder publishes for instances: at most this many
+# instances run at once in a bridge-mode environment (a canary deploy needs one per
+# stable member, a rolling deploy one more than that).
+BRIDGE_INSTANCE_PORTS = 8
+_INSTANCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.#-]{0,127}")
 
 
 class DockerRuntime:
@@ -137,7 +155,9 @@ class DockerRuntime:
         return runtime
 
     def container_name(self, component: str) -> str:
-        return f"chaoskit-{self.env_id}-{component}"
+        """The container of a component, an instance (its recorded name) or the namespace holder."""
+        spec = self._instances.get(component) if self.record is not None else None
+        return spec["container"] if spec else f"chaoskit-{self.env_id}-{component}"
 
     # -- endpoints ------------------------------------------------------------------------
     def endpoint(self, component: str, client: str | None = None) -> str:
@@ -171,28 +191,43 @@ class DockerRuntime:
         return kafka
 
     def logs(self, component: str) -> str:
-        """The container's stdout and stderr so far ("" if it has no container)."""
-        self.topology.component(component)
+        """What the component (or instance) wrote so far: a service's log file, another
+        component's container output ("" if it has no container)."""
+        if self._is_service(component):
+            path = self._log_file(component)
+            return path.read_text(errors="replace") if path.exists() else ""
         container = self._container(component)
         if container is None:
             return ""
         return container.logs(stdout=True, stderr=True).decode(errors="replace")
 
     def log_path(self, component: str) -> Path:
-        """Writes the container's log to ``<env dir>/logs/<component>.log`` and returns it:
-        the engine keeps the log, a file is made only when someone asks for one."""
+        """``<env dir>/logs/<name>.log``. A service or instance writes it itself (current at
+        every moment, kept after its container is gone); for Kafka, Redis and Toxiproxy the
+        engine keeps the log, and it is written to the file when someone asks for it."""
         path = self._log_file(component)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.logs(component))
+        if not self._is_service(component):
+            path.write_text(self.logs(component))
         return path
 
     def service_logs(self) -> list[Path]:
-        """The services' container logs, written to files for the history recorder."""
-        return [self.log_path(c.name) for c in self.topology.services]
+        """The log of every service under test, and of every instance ever added to one
+        (a canary's log outlives the canary: its events are part of the history)."""
+        found = [self.log_path(c.name) for c in self.topology.services]
+        ever = self._rec.extra.get("instance_logs", {})
+        for comp in self.topology.services:
+            found += sorted(self._log_file(name) for name, of in ever.items() if of == comp.name)
+        return found
 
     def _log_file(self, component: str) -> Path:
-        self.topology.component(component)
-        return self.dir / "logs" / f"{component}.log"
+        if component not in self._rec.extra.get("instance_logs", {}):
+            self.topology.component(component)
+        return log_file(self.dir, component)
+
+    def _is_service(self, name: str) -> bool:
+        """A service under test or an instance of one (ever added): they log to their file."""
+        return name in self._rec.extra.get("instance_logs", {}) or self.topology.component(name).kind == "service"
 
     # -- lifecycle ------------------------------------------------------------------------
     def up(self) -> None:
@@ -202,8 +237,9 @@ class DockerRuntime:
         images = self._images or Images.from_env(self.topology, self.client)
         images.ensure(self.client, self.topology)
         self._images = images
-        ports = allocate_ports(ports_needed(self.topology))
-        plan = make_plan(self.topology, ports)
+        needed = ports_needed(self.topology)
+        ports = allocate_ports(needed + (BRIDGE_INSTANCE_PORTS if self.network == "bridge" else 0))
+        plan = make_plan(self.topology, ports[:needed])
         self.record = EnvRecord(
             id=new_env_id(),
             runtime=self.name,
@@ -212,7 +248,7 @@ class DockerRuntime:
             owner=ProcessRecord.of(self.owner_pid) if self.owner_pid else None,
             keep=self.keep,
             plan=plan.to_json(),
-            extra={"images": images.to_json(), "network": self.network},
+            extra={"images": images.to_json(), "network": self.network, "instance_ports": ports[needed:]},
         )
         self.record.save()
         (self.dir / "logs").mkdir(parents=True, exist_ok=True)
@@ -234,21 +270,21 @@ class DockerRuntime:
         assert tp is not None
         for comp in (self._kafka, tp, rd):
             if comp is not None:
-                self._run(comp)
-        self._wait_healthy(tp)
+                self._run(comp.name)
+        self._wait_healthy(tp.name)
         self.toxiproxy.populate(self._proxy_specs())
-        self._wait_healthy(self._kafka)
+        self._wait_healthy(self._kafka.name)
         self._create_topics()
         self._verify_kafka_links()
         if rd is not None:
-            self._wait_healthy(rd)
+            self._wait_healthy(rd.name)
 
     def _start_services(self) -> None:
         order = self.topology.start_order()
         for comp in order:
-            self._run(comp)
+            self._run(comp.name)
         with ThreadPoolExecutor(max_workers=max(1, len(order))) as pool:
-            for future in [pool.submit(self._wait_healthy, comp) for comp in order]:
+            for future in [pool.submit(self._wait_healthy, comp.name) for comp in order]:
                 future.result()
 
     def down(self) -> None:
@@ -262,11 +298,13 @@ class DockerRuntime:
 
     def reset(self) -> None:
         """Between experiments: every component running (Toxiproxy first: the rest of the
-        reset goes through it), every proxy enabled, no toxics."""
+        reset goes through it), every proxy enabled, no toxics, no extra instances."""
         tp = self.topology.of_kind("toxiproxy")
         assert tp is not None
         self._bring_back(tp.name)
         self.toxiproxy.reset()
+        for instance in list(self._instances):
+            self.remove_instance(instance, graceful=False)
         for comp in self._infra_then_services():
             if comp.kind != "toxiproxy":
                 self._bring_back(comp.name)
@@ -284,14 +322,15 @@ class DockerRuntime:
 
     # -- container control ----------------------------------------------------------------
     def start(self, component: str) -> None:
-        """Start the component's container (re-created if it was removed), wait until healthy."""
-        comp = self.topology.component(component)
+        """Start the component's (or instance's) container (re-created if it was removed),
+        wait until healthy."""
+        unit = self._unit_of(component)
         container = self._container(component)
         if container is not None and container.status in _UP:
             return
-        self._run(comp, container)
-        self._wait_healthy(comp)
-        if comp.kind == "toxiproxy":
+        self._run(component, container)
+        self._wait_healthy(component)
+        if unit.comp.kind == "toxiproxy":
             # Toxiproxy keeps its proxies in memory: a restarted one starts with none.
             self.toxiproxy.populate(self._proxy_specs())
 
@@ -318,10 +357,12 @@ class DockerRuntime:
     def pause(self, component: str) -> None:
         """Freeze the container (cgroup freezer): its sockets stay open, nothing answers,
         as with a hung process."""
+        self._check_name(component)
         self._require_running(component).pause()
         self._set_desired(component, "paused")
 
     def resume(self, component: str) -> None:
+        self._check_name(component)
         container = self._container(component)
         if container is None or container.status not in _UP:
             raise ChaoskitError(f"{component} is not running in environment {self.env_id}")
@@ -349,31 +390,137 @@ class DockerRuntime:
         if comp.kind == "kafka":
             self._create_topics()
 
+    # -- instances ------------------------------------------------------------------------
+    def add_instance(self, component: str, instance: str, env: dict[str, str] | None = None) -> str:
+        """Run one more container of a service (e.g. a canary of workflow-service) next to it.
+
+        The instance shares the service's links (its traffic goes through the same proxies,
+        so link faults hit it too), gets its own HTTP port, log and ``SERVICE_NAME``, and
+        ``env`` overrides the service's environment (``SERVICE_VERSION``, ``FAIL_RATE``...).
+        Returns its direct endpoint once healthy; if it does not get healthy, it is removed
+        and a ComponentStartError names it, with its log's tail.
+        """
+        comp = self.topology.component(component)
+        if comp.kind != "service":
+            raise ChaoskitError(f"instances are for services under test; {component!r} is kind {comp.kind}")
+        if not isinstance(instance, str) or not _INSTANCE_NAME.fullmatch(instance):
+            raise ConfigError(
+                f"instance name {instance!r} is not valid: up to 128 of letters, digits, '_', '.', '#', '-', "
+                "starting with a letter or digit (e.g. 'workflow-service#canary')"
+            )
+        if instance in self.topology.components or instance in self._instances:
+            raise ChaoskitError(f"an instance or component named {instance!r} already exists")
+        overrides = dict(env or {})
+        bad = sorted(key for key, value in overrides.items() if not isinstance(key, str) or not isinstance(value, str))
+        if bad:
+            raise ConfigError(f"env of instance {instance!r}: names and values must be strings; not so for {bad}")
+        port, allocated = self._instance_port()
+        try:
+            self._instances[instance] = {
+                "of": component, "port": port, "env": overrides, "container": self._new_container_name(instance),
+            }
+            self._rec.extra.setdefault("instance_logs", {})[instance] = component
+            self._rec.save()
+            self._run(instance)
+            self._wait_healthy(instance)
+        except BaseException:
+            if instance in self._instances:
+                self.remove_instance(instance, graceful=False)
+            raise
+        finally:
+            release_ports(allocated)
+        return addr(port)
+
+    def remove_instance(self, instance: str, graceful: bool = True) -> None:
+        """Stop an instance (SIGTERM, or SIGKILL when not graceful), remove its container
+        and forget it; its log file stays (``service_logs`` still lists it)."""
+        if instance not in self._instances:
+            raise ChaoskitError(f"no instance {instance!r}; instances: {', '.join(self._instances) or 'none'}")
+        container = self._container(instance)
+        if container is not None:
+            try:
+                if graceful:
+                    if container.status == "paused":
+                        container.unpause()  # a frozen process cannot act on SIGTERM
+                    if container.status in _UP:
+                        container.stop(timeout=STOP_GRACE_S)
+                elif container.status in _UP:
+                    # explicitly: a forced remove may send SIGTERM first (podman does)
+                    container.kill()
+                    container.wait(timeout=STOP_GRACE_S)
+            except NotFound:
+                pass
+            finally:
+                docker_api.remove([container])
+        self._rec.desired.pop(instance, None)
+        del self._instances[instance]
+        self._rec.save()
+
+    def instances(self, component: str | None = None) -> dict[str, str]:
+        """Instance name -> direct endpoint, of one service or all."""
+        return {
+            name: addr(spec["port"])
+            for name, spec in self._instances.items()
+            if component is None or spec["of"] == component
+        }
+
+    @property
+    def _instances(self) -> dict[str, Any]:
+        return self._rec.extra.setdefault("instances", {})
+
+    def _instance_port(self) -> tuple[int, list[int]]:
+        """A port for a new instance, and what to release once it listens: a free one on
+        the host network; one of the holder's published spares in bridge mode."""
+        if self.network == "host":
+            allocated = allocate_ports(1)
+            return allocated[0], allocated
+        used = {spec["port"] for spec in self._instances.values()}
+        reserved = self._rec.extra.get("instance_ports", [])
+        spare = [port for port in reserved if port not in used]
+        if not spare:
+            raise ChaoskitError(
+                f"bridge-mode environment {self.env_id} has no free instance port: its namespace holder publishes "
+                f"{len(reserved)} for instances, used by {', '.join(self._instances) or 'none'}; remove an instance "
+                "first, or use the host network mode (CHAOSKIT_DOCKER_NETWORK=host)"
+            )
+        return spare[0], []
+
+    def _new_container_name(self, instance: str) -> str:
+        """``#`` is not allowed in container names: ``.`` instead, and a short hash when that
+        alone would collide with another container of this environment."""
+        name = f"chaoskit-{self.env_id}-{instance.replace('#', '.')}"
+        taken = {self.container_name(c) for c in self.topology.components}
+        taken |= {spec["container"] for spec in self._instances.values()}
+        if name in taken:
+            name += "-" + hashlib.sha1(instance.encode()).hexdigest()[:8]
+        return name
+
     # -- status ---------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         rec = self._rec
         components: dict[str, Any] = {}
         for comp in self.topology.components.values():
-            container = self._container(comp.name)
-            desired = rec.desired.get(comp.name, "running")
-            pid = None
-            if container is None or container.status not in _UP:
-                state = "stopped" if desired == "stopped" else "failed"
-            elif container.status == "paused":
-                state = "stopped"
-            else:
-                pid = container.attrs.get("State", {}).get("Pid") or None
-                state = "healthy" if self._unit(comp).healthy() else "starting"
-            entry: dict[str, Any] = {
-                "state": state,
-                "pid": pid,
-                "endpoints": self.endpoints(comp.name),
-                "log": str(self._log_file(comp.name)),
-            }
-            if desired == "paused":
-                entry["paused"] = True
-            components[comp.name] = entry
+            components[comp.name] = {**self._state_of(comp.name), "endpoints": self.endpoints(comp.name)}
+        for name, spec in self._instances.items():
+            components[name] = {**self._state_of(name), "endpoints": {"direct": addr(spec["port"])},
+                                "instance_of": spec["of"]}
         return {"environment": rec.id, "runtime": self.name, "topology": rec.topology, "components": components}
+
+    def _state_of(self, name: str) -> dict[str, Any]:
+        container = self._container(name)
+        desired = self._rec.desired.get(name, "running")
+        pid = None
+        if container is None or container.status not in _UP:
+            state = "stopped" if desired == "stopped" else "failed"
+        elif container.status == "paused":
+            state = "stopped"
+        else:
+            pid = container.attrs.get("State", {}).get("Pid") or None
+            state = "healthy" if self._unit_of(name).healthy() else "starting"
+        entry: dict[str, Any] = {"state": state, "pid": pid, "log": str(self._log_file(name))}
+        if desired == "paused":
+            entry["paused"] = True
+        return entry
 
     # -- internals ------------------------------------------------------------------------
     @property
@@ -383,6 +530,21 @@ class DockerRuntime:
     def _unit(self, comp: Component) -> ComponentContainer:
         return container_for(comp, self.topology, self.plan, self.images, self.dir, self._bind)
 
+    def _unit_of(self, name: str) -> ComponentContainer:
+        """The container definition of a component or of an instance."""
+        spec = self._instances.get(name)
+        if spec is None:
+            return self._unit(self.topology.component(name))
+        return InstanceContainer(
+            self.topology.component(spec["of"]), self.topology, self.plan, self.images, self.dir, self._bind,
+            name=name, port=spec["port"], overrides=spec["env"],
+        )
+
+    def _check_name(self, name: str) -> None:
+        """A component of the topology or a current instance; else a ConfigError naming them."""
+        if name not in self._instances:
+            self.topology.component(name)
+
     def _proxy_specs(self) -> list[ProxySpec]:
         specs = [p.spec() for p in self.plan.proxies.values()]
         if self.network == "host":
@@ -390,7 +552,11 @@ class DockerRuntime:
         return [replace(spec, listen=spec.listen.replace(f"{HOST}:", f"{self._bind}:")) for spec in specs]
 
     def _labels(self, component: str) -> dict[str, str]:
-        return docker_api.labels_for(self.topology.name, self.env_id, component, self._rec.owner, self._rec.keep)
+        spec = self._instances.get(component)
+        return docker_api.labels_for(
+            self.topology.name, self.env_id, component, self._rec.owner, self._rec.keep,
+            instance_of=spec["of"] if spec else None,
+        )
 
     def _start_network(self) -> None:
         """The bridge mode's named network and the container that owns the shared network
@@ -405,12 +571,17 @@ class DockerRuntime:
                 name=self.container_name(docker_api.NETNS),
                 labels=self._labels(docker_api.NETNS),
                 network=name,
-                ports={f"{port}/tcp": (HOST, port) for port in self.plan.ports},
+                ports={f"{port}/tcp": (HOST, port) for port in self._published_ports},
                 init=True,
             )
             holder.start()
         except APIError as err:
             raise ChaoskitError(f"the docker runtime could not set up network {name} (bridge mode): {err}") from None
+
+    @property
+    def _published_ports(self) -> list[int]:
+        """What the bridge mode's holder publishes: the plan's ports and the instances' spares."""
+        return [*self.plan.ports, *self._rec.extra.get("instance_ports", [])]
 
     def _container(self, component: str) -> Container | None:
         try:
@@ -424,27 +595,27 @@ class DockerRuntime:
             raise ChaoskitError(f"{component} is not running in environment {self.env_id}")
         return container
 
-    def _run(self, comp: Component, existing: Container | None = None) -> None:
-        """Start the component's container, creating it first if it does not exist."""
-        unit = self._unit(comp)
+    def _run(self, name: str, existing: Container | None = None) -> None:
+        """Start the container of a component or instance, creating it first if it does not exist."""
+        unit = self._unit_of(name)
         unit.prepare()
-        container = existing or self._container(comp.name) or self._create(comp, unit)
+        container = existing or self._container(name) or self._create(name, unit)
         try:
             container.start()
         except APIError as err:
             reason = f"the engine could not start its container: {err}"
-            raise ComponentStartError(comp.name, reason, self._tail(comp.name)) from None
-        self._set_desired(comp.name, "running")
+            raise ComponentStartError(name, reason, self._tail(name)) from None
+        self._set_desired(name, "running")
 
-    def _create(self, comp: Component, unit: ComponentContainer) -> Container:
+    def _create(self, name: str, unit: ComponentContainer) -> Container:
         spec = unit.spec()
         try:
             return self.client.containers.create(
                 spec.image,
                 entrypoint=spec.argv[:1],
                 command=spec.argv[1:],
-                name=self.container_name(comp.name),
-                labels=self._labels(comp.name),
+                name=self.container_name(name),
+                labels=self._labels(name),
                 environment=spec.environment,
                 network_mode="host" if self.network == "host" else f"container:{self.container_name(docker_api.NETNS)}",
                 # an init as PID 1, so the component gets a process's signal semantics: as
@@ -456,7 +627,7 @@ class DockerRuntime:
                 volumes={path: {"bind": path, "mode": mode} for path, mode in spec.binds.items()},
             )
         except APIError as err:
-            raise ComponentStartError(comp.name, f"the engine could not create its container: {err}") from None
+            raise ComponentStartError(name, f"the engine could not create its container: {err}") from None
 
     def _tail(self, component: str, lines: int = 30) -> str:
         try:
@@ -464,11 +635,11 @@ class DockerRuntime:
         except APIError:
             return ""
 
-    def _wait_healthy(self, comp: Component) -> None:
-        unit = self._unit(comp)
+    def _wait_healthy(self, name: str) -> None:
+        unit = self._unit_of(name)
 
         def exited() -> str | None:
-            container = self._container(comp.name)
+            container = self._container(name)
             if container is None:
                 return "its container is gone"
             if container.status in ("exited", "dead", "stopped"):
@@ -482,9 +653,9 @@ class DockerRuntime:
             return unit.healthy() and exited() is None
 
         try:
-            health.wait_for(ready, self.start_timeout_s, f"{comp.name} health", interval_s=POLL_S, abort=exited)
+            health.wait_for(ready, self.start_timeout_s, f"{name} health", interval_s=POLL_S, abort=exited)
         except health.DeadlineExceeded as err:
-            raise ComponentStartError(comp.name, str(err), self._tail(comp.name)) from None
+            raise ComponentStartError(name, str(err), self._tail(name)) from None
 
     def _create_topics(self) -> None:
         create_topics(self.kafka_bootstrap, self.topology.topics, self._kafka.name)
@@ -505,7 +676,7 @@ class DockerRuntime:
                 )
 
     def _set_desired(self, component: str, state: str) -> None:
-        self.topology.component(component)
+        self._check_name(component)
         self._rec.desired[component] = state
         self._rec.save()
 

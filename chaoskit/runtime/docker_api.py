@@ -1,7 +1,8 @@
 """The Docker Engine API connection and the labels that mark what chaoskit created.
 
 Every container (and network) chaoskit creates carries ``io.chaoskit.project`` (the topology name),
-``io.chaoskit.env`` (the environment id) and ``io.chaoskit.component``, plus the owning
+``io.chaoskit.env`` (the environment id) and ``io.chaoskit.component`` (an extra instance's
+own name, with ``io.chaoskit.instance-of`` naming its service), plus the owning
 run (pid and start time) and whether it is kept. The labels alone are enough to sweep a
 crashed run's containers, even when its environment record is gone (another runtime's
 sweep, or a wiped temp dir, may have removed it).
@@ -26,6 +27,8 @@ COMPONENT = "io.chaoskit.component"
 OWNER_PID = "io.chaoskit.owner-pid"
 OWNER_START = "io.chaoskit.owner-start"
 KEEP = "io.chaoskit.keep"
+# On an extra instance of a service (its component label is the instance's name).
+INSTANCE_OF = "io.chaoskit.instance-of"
 # The component label of the bridge mode's network-namespace holder (not a valid
 # topology name, so it never collides with a component).
 NETNS = "_netns"
@@ -69,8 +72,12 @@ def connect(timeout_s: float = API_TIMEOUT_S) -> docker.DockerClient:
     return client
 
 
-def labels_for(project: str, env_id: str, component: str, owner: ProcessRecord | None, keep: bool) -> dict[str, str]:
+def labels_for(
+    project: str, env_id: str, component: str, owner: ProcessRecord | None, keep: bool, instance_of: str | None = None
+) -> dict[str, str]:
     labels = {PROJECT: project, ENV: env_id, COMPONENT: component, KEEP: "true" if keep else "false"}
+    if instance_of is not None:
+        labels[INSTANCE_OF] = instance_of
     if owner is not None:
         labels[OWNER_PID] = str(owner.pid)
         labels[OWNER_START] = repr(owner.create_time)

@@ -8,12 +8,19 @@ component binds differs: 127.0.0.1 on the host network, 0.0.0.0 in the shared ne
 namespace of the bridge mode, where published ports arrive on the container's interface.
 The environment directory is bind-mounted at the same path, so config and data paths in
 the plan are valid on both sides and the data outlives a container restart.
+
+A service (the topology's own, or an extra instance of one, e.g. a canary) writes its
+output straight to ``<env dir>/logs/<name>.log``, as a local process does: the file is
+current at every moment and outlives the container, so a deploy's evidence can read a
+removed canary's log, and a path taken early is still the whole log later. (``docker
+logs`` of a service container is therefore empty; the file is its log.)
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from chaoskit.runtime import health
@@ -168,25 +175,59 @@ class ToxiproxyContainer(ComponentContainer):
         return health.http_ok(f"http://{addr(self.port)}/version")
 
 
+# ``exec`` keeps the service the init's direct child, so a stop's SIGTERM reaches it.
+_LOG_TO_FILE = 'exec "$@" >>"$CHAOSKIT_LOG" 2>&1'
+
+
+def log_file(env_dir: Path, name: str) -> Path:
+    """Where a service (or an instance of one) writes its log."""
+    return env_dir / "logs" / f"{name}.log"
+
+
 class ServiceContainer(ComponentContainer):
     """A service under test: its x-chaoskit command and env, templates resolved as the
     process runtime resolves them, ``{python}`` being the image's interpreter."""
 
+    @property
+    def name(self) -> str:
+        """Its container's component name; also its ``SERVICE_NAME`` and Kafka client id."""
+        return self.comp.name
+
+    @property
+    def overrides(self) -> Mapping[str, str]:
+        return {}
+
+    @property
+    def log_file(self) -> Path:
+        return log_file(self.env_dir, self.name)
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+
     def spec(self) -> ContainerSpec:
         python = self.images.python
-        env = {key: resolve_template(value, self.comp.name, self.plan, python) for key, value in self.comp.env}
+        # ``{port}`` is the port this container listens on (an instance's own, not the service's)
+        plan = replace(self.plan, direct={**self.plan.direct, self.comp.name: self.port})
+        env = {key: resolve_template(value, self.comp.name, plan, python) for key, value in self.comp.env}
         env.update({
             "HTTP_HOST": self.bind,
             "HTTP_PORT": str(self.port),
-            "SERVICE_NAME": self.comp.name,
+            "SERVICE_NAME": self.name,
             "PYTHONUNBUFFERED": "1",
         })
+        env.update(self.overrides)
+        env["CHAOSKIT_LOG"] = str(self.log_file)
         source = str(self.topology.path.parent)
+        argv = [resolve_template(part, self.comp.name, plan, python) for part in self.comp.command]
+        binds = {str(self.log_file.parent): "rw"}
+        if self.images.mount_source:
+            binds[source] = "ro"
         return ContainerSpec(
             image=self.images.services[self.comp.name],
-            argv=[resolve_template(part, self.comp.name, self.plan, python) for part in self.comp.command],
+            argv=["/bin/sh", "-c", _LOG_TO_FILE, "sh", *argv],
             environment=env,
-            binds={source: "ro"} if self.images.mount_source else {},
+            binds=binds,
             working_dir=source if self.images.mount_source else None,
         )
 
@@ -194,6 +235,42 @@ class ServiceContainer(ComponentContainer):
         if self.comp.health:
             return health.http_ok(f"http://{addr(self.port)}{self.comp.health}")
         return True
+
+
+class InstanceContainer(ServiceContainer):
+    """One more process of a service (a canary, a second member): the service's command,
+    environment and proxied links, with its own name, HTTP port, log and ``overrides``
+    of the service's environment (``SERVICE_VERSION``, ``FAIL_RATE``...)."""
+
+    def __init__(
+        self,
+        comp: Component,
+        topology: Topology,
+        plan: Plan,
+        images: Images,
+        env_dir: Path,
+        bind: str = HOST,
+        *,
+        name: str,
+        port: int,
+        overrides: Mapping[str, str],
+    ) -> None:
+        super().__init__(comp, topology, plan, images, env_dir, bind)
+        self._name = name
+        self._port = port
+        self._overrides = dict(overrides)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def overrides(self) -> Mapping[str, str]:
+        return self._overrides
 
 
 _BY_KIND: dict[str, type[ComponentContainer]] = {
