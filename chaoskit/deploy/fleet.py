@@ -26,7 +26,7 @@ REBALANCE_TIMEOUT_S = 30.0
 
 
 class InstanceRuntime(Runtime, Protocol):
-    """A runtime that can run extra instances of a service (the process runtime can)."""
+    """A runtime that can run extra instances of a service (both runtimes can)."""
 
     def add_instance(self, component: str, instance: str, env: dict[str, str] | None = None) -> str: ...
     def remove_instance(self, instance: str, graceful: bool = True) -> None: ...

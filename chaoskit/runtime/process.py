@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -150,9 +151,10 @@ class ProcessRuntime:
         return kafka
 
     def log_path(self, component: str) -> Path:
-        if component not in self._instances:
+        path = self.dir / "logs" / f"{component}.log"
+        if component not in self._instances and not path.exists():  # a removed instance's log stays
             self.topology.component(component)
-        return self.dir / "logs" / f"{component}.log"
+        return path
 
     def service_logs(self) -> list[Path]:
         """The log of every service under test, and of every instance ever added to one
@@ -417,6 +419,8 @@ class ProcessRuntime:
             env["LOG_LEVEL"] = env.get("CHAOSKIT_TOXIPROXY_LOG_LEVEL", "warn")
             return [str(parts.toxiproxy_server), "-host", HOST, "-port", str(port)], env, data
         python = sys.executable
+        if instance:  # {port} is the instance's own port
+            plan = replace(plan, direct={**plan.direct, comp.name: port})
         argv = [resolve_template(part, comp.name, plan, python) for part in comp.command]
         env.update({key: resolve_template(value, comp.name, plan, python) for key, value in comp.env})
         env.update({

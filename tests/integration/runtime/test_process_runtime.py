@@ -222,9 +222,11 @@ def test_an_extra_instance_runs_beside_its_service_and_goes_away(runtime):
     pid = status["pid"]
     assert psutil.Process(pid).environ()["SERVICE_VERSION"] == "canary"
     assert psutil.Process(pid).environ()["SERVICE_NAME"] == "consumer#canary"
+    assert str(psutil.Process(pid).cmdline()[-1]) == endpoint.split(":")[1], "{port} must be the instance's own"
     runtime.kill("consumer#canary")
     runtime.remove_instance("consumer#canary")
     assert "consumer#canary" not in runtime.status()["components"]
+    assert runtime.log_path("consumer#canary").exists(), "a removed instance's log is still readable"
     runtime.add_instance("consumer", "consumer#left-behind")
     runtime.reset()
     assert runtime.instances() == {}
