@@ -26,7 +26,7 @@ import psutil
 
 from chaoskit import install
 from chaoskit.errors import ChaoskitError, ComponentStartError
-from chaoskit.faults.toxiproxy import ToxiproxyAPI
+from chaoskit.faults.toxiproxy import ToxiproxyAPI, ToxiproxyError
 from chaoskit.runtime import health
 from chaoskit.runtime.probes import answers
 from chaoskit.runtime.topics import create_topics
@@ -46,6 +46,8 @@ from chaoskit.topology import Component, Topology
 
 KAFKA_HEAP = os.environ.get("CHAOSKIT_KAFKA_HEAP", "-Xms256m -Xmx1g")
 STOP_GRACE_S = 10.0
+PORT_ATTEMPTS = 3
+_PORT_TAKEN = ("address already in use", "Address already in use", "BindException")
 _LOG4J2 = """status = warn
 appender.console.type = Console
 appender.console.name = STDOUT
@@ -171,9 +173,22 @@ class ProcessRuntime:
 
     # -- lifecycle ------------------------------------------------------------------------
     def up(self) -> None:
-        """Start everything and wait until healthy. On any failure, stop what started."""
+        """Start everything and wait until healthy. On any failure, stop what started.
+
+        Ports are free when chosen but another program (another run on this machine) may
+        bind one before our component does: that start is undone and retried on new ports.
+        """
         sweep_orphans()
         self._components = install.locate()
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self._up_once()
+                return
+            except (ComponentStartError, ToxiproxyError) as err:
+                if attempt == PORT_ATTEMPTS or not any(sign in str(err) for sign in _PORT_TAKEN):
+                    raise
+
+    def _up_once(self) -> None:
         ports = allocate_ports(ports_needed(self.topology))
         plan = make_plan(self.topology, ports)
         owner = ProcessRecord.of(self.owner_pid) if self.owner_pid else None

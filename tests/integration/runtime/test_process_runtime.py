@@ -240,3 +240,31 @@ def test_a_missing_component_install_is_named_before_anything_starts(monkeypatch
     with pytest.raises(MissingToolError, match="Kafka 4.3.1, Toxiproxy 2.12.0 not installed.*chaoskit install"):
         ProcessRuntime(load_topology(MINIMAL), owner_pid=os.getpid()).up()
     assert _mine() <= before
+
+
+def test_a_port_taken_between_choosing_and_binding_is_retried_on_new_ports(monkeypatch):
+    """Another program binds one of our ports first: that start is undone and redone."""
+    import chaoskit.runtime.process as process_module
+
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    real, calls = process_module.make_plan, []
+
+    def first_plan_collides(topo, ports):
+        plan = real(topo, ports)
+        calls.append(plan)
+        if len(calls) == 1:
+            plan.direct["redis"] = squatter.getsockname()[1]
+        return plan
+
+    monkeypatch.setattr(process_module, "make_plan", first_plan_collides)
+    rt = ProcessRuntime(load_topology(MINIMAL), owner_pid=os.getpid())
+    try:
+        rt.up()
+        assert len(calls) == 2
+        assert rt.endpoint("redis") != f"127.0.0.1:{squatter.getsockname()[1]}"
+        assert len(_mine()) == 2  # this one and the module's
+    finally:
+        squatter.close()
+        rt.down()
