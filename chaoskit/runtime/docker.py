@@ -51,8 +51,9 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
 from chaoskit.errors import ChaoskitError, ComponentStartError, ConfigError
-from chaoskit.faults.toxiproxy import ProxySpec, ToxiproxyAPI
+from chaoskit.faults.toxiproxy import ProxySpec
 from chaoskit.runtime import docker_api, health
+from chaoskit.runtime.planned import PlannedRuntime
 from chaoskit.runtime.topics import create_topics
 from chaoskit.runtime.docker_components import (
     ComponentContainer,
@@ -62,7 +63,7 @@ from chaoskit.runtime.docker_components import (
     log_file,
 )
 from chaoskit.runtime.docker_images import Images
-from chaoskit.runtime.plan import HOST, Plan, addr, make_plan, ports_needed
+from chaoskit.runtime.plan import HOST, addr, make_plan, ports_needed
 from chaoskit.runtime.ports import allocate_ports, release_ports
 from chaoskit.runtime.state import (
     EnvRecord,
@@ -86,7 +87,7 @@ BRIDGE_INSTANCE_PORTS = 8
 _INSTANCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.#-]{0,127}")
 
 
-class DockerRuntime:
+class DockerRuntime(PlannedRuntime):
     """Runs one environment of a topology as containers."""
 
     name = "docker"
@@ -124,24 +125,6 @@ class DockerRuntime:
         return self._client
 
     @property
-    def env_id(self) -> str:
-        return self._rec.id
-
-    @property
-    def _rec(self) -> EnvRecord:
-        if self.record is None:
-            raise ChaoskitError("the environment is not up: call up() first")
-        return self.record
-
-    @property
-    def plan(self) -> Plan:
-        return Plan.from_json(self._rec.plan)
-
-    @property
-    def dir(self) -> Path:
-        return self._rec.dir
-
-    @property
     def images(self) -> Images:
         if self._images is None:
             self._images = Images.from_json(self._rec.extra["images"])
@@ -158,37 +141,6 @@ class DockerRuntime:
         """The container of a component, an instance (its recorded name) or the namespace holder."""
         spec = self._instances.get(component) if self.record is not None else None
         return spec["container"] if spec else f"chaoskit-{self.env_id}-{component}"
-
-    # -- endpoints ------------------------------------------------------------------------
-    def endpoint(self, component: str, client: str | None = None) -> str:
-        self.topology.component(component)
-        if client is None:
-            return addr(self.plan.direct[component])
-        link = self.topology.link(client, component)
-        return addr(self.plan.proxies[link.name].listen_port)
-
-    def endpoints(self, component: str) -> dict[str, str]:
-        result = {"direct": self.endpoint(component)}
-        for link in self.topology.links_to(component):
-            result[link.name] = addr(self.plan.proxies[link.name].listen_port)
-        return result
-
-    @property
-    def toxiproxy(self) -> ToxiproxyAPI:
-        tp = self.topology.of_kind("toxiproxy")
-        assert tp is not None
-        return ToxiproxyAPI(HOST, self.plan.direct[tp.name])
-
-    @property
-    def kafka_bootstrap(self) -> str:
-        """The INTERNAL listener: for observers and admin, never proxied."""
-        return self.endpoint(self._kafka.name)
-
-    @property
-    def _kafka(self) -> Component:
-        kafka = self.topology.of_kind("kafka")
-        assert kafka is not None
-        return kafka
 
     def logs(self, component: str) -> str:
         """What the component (or instance) wrote so far: a service's log file, another

@@ -26,13 +26,12 @@ import psutil
 
 from chaoskit import install
 from chaoskit.errors import ChaoskitError, ComponentStartError
-from chaoskit.faults.toxiproxy import ToxiproxyAPI, ToxiproxyError
+from chaoskit.faults.toxiproxy import ToxiproxyError
 from chaoskit.runtime import health
 from chaoskit.runtime.probes import answers
 from chaoskit.runtime.topics import create_topics
 from chaoskit.runtime.plan import (
     HOST,
-    Plan,
     addr,
     kafka_properties,
     make_plan,
@@ -40,6 +39,7 @@ from chaoskit.runtime.plan import (
     render_properties,
     resolve_template,
 )
+from chaoskit.runtime.planned import PlannedRuntime
 from chaoskit.runtime.ports import allocate_ports, release_ports
 from chaoskit.runtime.state import EnvRecord, ProcessRecord, all_records, new_env_id, stray_processes, terminate
 from chaoskit.topology import Component, Topology
@@ -74,7 +74,7 @@ def _tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
-class ProcessRuntime:
+class ProcessRuntime(PlannedRuntime):
     """Runs one environment of a topology as local processes."""
 
     name = "process"
@@ -96,61 +96,12 @@ class ProcessRuntime:
         self._components: install.Components | None = None
 
     # -- identity -------------------------------------------------------------------------
-    @property
-    def env_id(self) -> str:
-        return self._rec.id
-
-    @property
-    def _rec(self) -> EnvRecord:
-        if self.record is None:
-            raise ChaoskitError("the environment is not up: call up() first")
-        return self.record
-
-    @property
-    def plan(self) -> Plan:
-        return Plan.from_json(self._rec.plan)
-
-    @property
-    def dir(self) -> Path:
-        return self._rec.dir
-
     @classmethod
     def attach(cls, record: EnvRecord, topology: Topology) -> "ProcessRuntime":
         """Control an environment another process started (the CLI's status and down)."""
         runtime = cls(topology, keep=record.keep)
         runtime.record = record
         return runtime
-
-    # -- endpoints ------------------------------------------------------------------------
-    def endpoint(self, component: str, client: str | None = None) -> str:
-        self.topology.component(component)
-        if client is None:
-            return addr(self.plan.direct[component])
-        link = self.topology.link(client, component)
-        return addr(self.plan.proxies[link.name].listen_port)
-
-    def endpoints(self, component: str) -> dict[str, str]:
-        result = {"direct": self.endpoint(component)}
-        for link in self.topology.links_to(component):
-            result[link.name] = addr(self.plan.proxies[link.name].listen_port)
-        return result
-
-    @property
-    def toxiproxy(self) -> ToxiproxyAPI:
-        tp = self.topology.of_kind("toxiproxy")
-        assert tp is not None
-        return ToxiproxyAPI(HOST, self.plan.direct[tp.name])
-
-    @property
-    def kafka_bootstrap(self) -> str:
-        """The INTERNAL listener: for observers and admin, never proxied."""
-        return self.endpoint(self._kafka.name)
-
-    @property
-    def _kafka(self) -> Component:
-        kafka = self.topology.of_kind("kafka")
-        assert kafka is not None
-        return kafka
 
     def log_path(self, component: str) -> Path:
         path = self.dir / "logs" / f"{component}.log"
