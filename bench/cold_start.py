@@ -29,12 +29,13 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"median": round(statistics.median(values), 3), "max": round(max(values), 3)}
 
 
-def measure_process(topology_path: Path, colds: int, resets: int) -> dict[str, dict[str, float]]:
+def measure(runtime_class: type, topology_path: Path, colds: int, resets: int) -> dict[str, dict[str, float]]:
+    """Cold starts of ``runtime_class`` on the topology, then resets on the last environment."""
     topology = load_topology(topology_path)
     cold: list[float] = []
     reset: list[float] = []
     for i in range(colds):
-        runtime = ProcessRuntime(topology, owner_pid=os.getpid())
+        runtime = runtime_class(topology, owner_pid=os.getpid())
         started = time.monotonic()
         runtime.up()
         cold.append(time.monotonic() - started)
@@ -62,11 +63,11 @@ def main() -> None:
     figures = {}
     for runtime in args.runtimes.split(","):
         if runtime == "process":
-            figures["process"] = measure_process(args.topology, args.colds, args.resets)
+            figures["process"] = measure(ProcessRuntime, args.topology, args.colds, args.resets)
         elif runtime == "docker":
-            from chaoskit.runtime.docker_bench import measure_docker
+            from chaoskit.runtime.docker import DockerRuntime  # needs images/build.sh first
 
-            figures["docker"] = measure_docker(args.topology, args.colds, args.resets)
+            figures["docker"] = measure(DockerRuntime, args.topology, args.colds, args.resets)
         else:
             parser.error(f"--runtimes: {runtime!r} is not a runtime; allowed: process, docker")
     print(json.dumps(figures))
