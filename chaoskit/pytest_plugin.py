@@ -256,6 +256,30 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+MARKER_FIELDS = ("title", "hypothesis", "severity", "tags", "feature", "story", "budget_s")
+SEVERITIES = ("blocker", "critical", "normal", "minor", "trivial")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A misspelt ``chaos`` marker field or severity would silently drop out of the report
+    and the gate: refuse it at collection, naming the experiment."""
+    for item in items:
+        marker = item.get_closest_marker("chaos")
+        if marker is None:
+            continue
+        unknown = sorted(set(marker.kwargs) - set(MARKER_FIELDS))
+        if unknown or marker.args:
+            raise pytest.UsageError(
+                f"{item.nodeid}: chaos marker takes keyword fields {', '.join(MARKER_FIELDS)}; "
+                f"got {unknown or list(marker.args)}"
+            )
+        severity = marker.kwargs.get("severity", "normal")
+        if severity not in SEVERITIES:
+            raise pytest.UsageError(
+                f"{item.nodeid}: chaos(severity={severity!r}) is not a severity; allowed: {', '.join(SEVERITIES)}"
+            )
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """An experiment that runs past its budget is stopped (ExperimentTimeout is raised in

@@ -112,3 +112,14 @@ def test_load_refuses_targets_outside_the_environment(pytester: pytest.Pytester)
     )
     result = pytester.runpytest_subprocess("-p", "no:locust", f"--chaos-topology={MINIMAL}")
     result.assert_outcomes(passed=1)
+
+
+def test_a_misspelt_marker_is_refused_at_collection(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_severity="import pytest\n\n@pytest.mark.chaos(severity='urgent')\ndef test_x(): pass\n",
+        test_field="import pytest\n\n@pytest.mark.chaos(sevrity='critical')\ndef test_y(): pass\n",
+    )
+    result = pytester.runpytest_subprocess("-p", "no:locust", "test_severity.py")
+    result.stderr.fnmatch_lines(["*chaos(severity='urgent') is not a severity; allowed: blocker, critical, normal*"])
+    result = pytester.runpytest_subprocess("-p", "no:locust", "test_field.py")
+    result.stderr.fnmatch_lines(["*chaos marker takes keyword fields*got ['sevrity']*"])
