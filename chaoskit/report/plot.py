@@ -40,7 +40,7 @@ def timeline_png(record: ExperimentRecord, width_px: int = WIDTH_PX, height_px: 
     _load_panel(load_ax, record, t0)
     _series_panel(dlq_ax, [(t - t0, float(n)) for t, n in record.dlq_sizes], "DLQ size (events)", "#7f7f7f", step=True)
     _series_panel(conv_ax, [(t - t0, 100.0 * f) for t, f in record.convergence],
-                  "Redis keys matching\nexpected state (%)", "#2ca02c", step=False)
+                  "acked events\napplied in Redis (%)", "#2ca02c", step=False)
     conv_ax.set_ylim(-2, 102)
     _fault_windows((load_ax, dlq_ax, conv_ax), record, t0)
 
