@@ -3,8 +3,8 @@
 A reviewer should see in one picture whether throughput dropped and latency rose inside
 the fault windows, whether the DLQ filled and drained, and when Redis converged again.
 Three stacked panels share the x axis (seconds since the experiment started):
-throughput and p95 latency, DLQ size, and the fraction of keys matching the expected
-state. Every fault window is shaded across all three and labelled on the top one.
+throughput and p95 latency, DLQ size, and the fraction of acknowledged events already
+applied in Redis. Every fault window is shaded across all three and labelled on the top one.
 
 Drawn on a bare ``Figure`` with the Agg canvas: no pyplot global state, no display,
 safe in a pytest process and in threads.
