@@ -260,11 +260,12 @@ def test_a_port_taken_between_choosing_and_binding_is_retried_on_new_ports(monke
 
     monkeypatch.setattr(process_module, "make_plan", first_plan_collides)
     rt = ProcessRuntime(load_topology(MINIMAL), owner_pid=os.getpid())
+    before = _mine()
     try:
         rt.up()
         assert len(calls) == 2
         assert rt.endpoint("redis") != f"127.0.0.1:{squatter.getsockname()[1]}"
-        assert len(_mine()) == 2  # this one and the module's
+        assert _mine() - before == {rt.env_id}, "the first, failed attempt left its environment behind"
     finally:
         squatter.close()
         rt.down()
