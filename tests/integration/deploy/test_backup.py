@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import NewTopic
 
 from chaoskit.runtime.health import wait_for
+from chaoskit.runtime.topics import create_topics
 from services.backup import BackupConfig, BackupSchedule, Snapshot, recover, restore, take_snapshot
 from services.messages import DocumentEvent
 from services.redis_apply import DocumentStore, redis_client
@@ -79,12 +79,8 @@ class Stage:
 def stage(chaos_env, kafka) -> Iterator[Stage]:
     suffix = uuid.uuid4().hex[:8]
     names = {"requests": f"it.requests.{suffix}", "dlq": f"it.dlq.{suffix}", "alerts": f"it.alerts.{suffix}"}
-    admin = kafka.admin()
-    futures = admin.create_topics([
-        NewTopic(names["requests"], 2, 1), NewTopic(names["dlq"], 1, 1), NewTopic(names["alerts"], 1, 1),
-    ])
-    for future in futures.values():
-        future.result(20)
+    # created, and led: reading watermarks before the leaders are elected fails
+    create_topics(kafka.bootstrap, {names["requests"]: 2, names["dlq"]: 1, names["alerts"]: 1}, "kafka")
     redis_url = f"redis://{chaos_env.endpoint('redis')}/{TEST_DB}"
     client = redis_client(redis_url)
     client.flushdb()
@@ -98,6 +94,7 @@ def stage(chaos_env, kafka) -> Iterator[Stage]:
     finally:
         client.flushdb()
         store.close()
+        admin = kafka.admin()  # held: a collected client would cancel its futures
         for future in admin.delete_topics(list(names.values())).values():
             future.result(20)
 
