@@ -27,6 +27,8 @@ from chaoskit.runtime import health
 from chaoskit.runtime.docker_images import Images
 from chaoskit.runtime.plan import (
     HOST,
+    KAFKA_HEAP,
+    KAFKA_LOG4J2,
     Plan,
     addr,
     kafka_properties,
@@ -36,19 +38,6 @@ from chaoskit.runtime.plan import (
 from chaoskit.runtime.process import cluster_id
 from chaoskit.topology import Component, Topology
 
-KAFKA_HEAP = os.environ.get("CHAOSKIT_KAFKA_HEAP", "-Xms256m -Xmx1g")
-_LOG4J2 = """status = warn
-appender.console.type = Console
-appender.console.name = STDOUT
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.stdout.ref = STDOUT
-logger.kafka.name = kafka
-logger.kafka.level = INFO
-logger.apache.name = org.apache.kafka
-logger.apache.level = WARN
-"""
 # Formats the storage only when it is not formatted (first start, and after a wipe), so a
 # restart keeps the log and costs no extra JVM start. The cluster id is read from a file
 # so a wipe can give the fresh storage a new one, as the process runtime does.
@@ -123,7 +112,7 @@ class KafkaContainer(ComponentContainer):
         # bind where the network mode needs it; advertised addresses stay 127.0.0.1:<port>
         props["listeners"] = props["listeners"].replace(f"://{HOST}:", f"://{self.bind}:")
         (self.conf_dir / "server.properties").write_text(render_properties(props))
-        (self.conf_dir / "log4j2.properties").write_text(_LOG4J2)
+        (self.conf_dir / "log4j2.properties").write_text(KAFKA_LOG4J2)
         if not (self.conf_dir / "cluster.id").exists():
             self.new_cluster_id()
 

@@ -12,6 +12,7 @@ inter-broker traffic, CONTROLLER for the KRaft quorum; neither is ever proxied.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -20,6 +21,20 @@ from chaoskit.faults.toxiproxy import ProxySpec
 from chaoskit.topology import Link, Topology
 
 HOST = "127.0.0.1"
+KAFKA_HEAP = os.environ.get("CHAOSKIT_KAFKA_HEAP", "-Xms256m -Xmx1g")
+# The broker logs to stdout, which the runtime sends to the component's log file.
+KAFKA_LOG4J2 = """status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.apache.name = org.apache.kafka
+logger.apache.level = WARN
+"""
 
 
 def addr(port: int) -> str:

@@ -32,6 +32,8 @@ from chaoskit.runtime.probes import answers
 from chaoskit.runtime.topics import create_topics
 from chaoskit.runtime.plan import (
     HOST,
+    KAFKA_HEAP,
+    KAFKA_LOG4J2,
     addr,
     kafka_properties,
     make_plan,
@@ -44,22 +46,9 @@ from chaoskit.runtime.ports import allocate_ports, release_ports
 from chaoskit.runtime.state import EnvRecord, ProcessRecord, all_records, new_env_id, stray_processes, terminate
 from chaoskit.topology import Component, Topology
 
-KAFKA_HEAP = os.environ.get("CHAOSKIT_KAFKA_HEAP", "-Xms256m -Xmx1g")
 STOP_GRACE_S = 10.0
 PORT_ATTEMPTS = 3
 _PORT_TAKEN = ("address already in use", "Address already in use", "BindException")
-_LOG4J2 = """status = warn
-appender.console.type = Console
-appender.console.name = STDOUT
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.stdout.ref = STDOUT
-logger.kafka.name = kafka
-logger.kafka.level = INFO
-logger.apache.name = org.apache.kafka
-logger.apache.level = WARN
-"""
 
 
 def cluster_id() -> str:
@@ -406,7 +395,7 @@ class ProcessRuntime(PlannedRuntime):
         data = self.dir / "data" / self._kafka.name
         props = kafka_properties(self.plan, self._kafka.name, str(data))
         (conf / "server.properties").write_text(render_properties(props))
-        (conf / "log4j2.properties").write_text(_LOG4J2)
+        (conf / "log4j2.properties").write_text(KAFKA_LOG4J2)
         argv = [
             str(parts.java), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
             f"-Dlog4j2.configurationFile={conf / 'log4j2.properties'}", "-cp", parts.kafka_classpath,

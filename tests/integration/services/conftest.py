@@ -15,9 +15,8 @@ from typing import Iterator
 
 import pytest
 
+from chaoskit import install
 from svc_harness import (
-    KAFKA_LIBS,
-    REDIS_SERVER,
     KafkaBroker,
     RedisServer,
     Stack,
@@ -37,10 +36,7 @@ def svc_workdir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def svc_kafka(svc_workdir: Path) -> Iterator[KafkaBroker]:
-    java = shutil.which("java")
-    if java is None or not KAFKA_LIBS.is_dir():
-        pytest.skip(f"needs java and the Kafka jars in {KAFKA_LIBS}")
-    broker = start_kafka(java, svc_workdir / "kafka")
+    broker = start_kafka(str(install.locate().java), svc_workdir / "kafka")
     try:
         yield broker
     finally:
@@ -49,8 +45,6 @@ def svc_kafka(svc_workdir: Path) -> Iterator[KafkaBroker]:
 
 @pytest.fixture(scope="session")
 def svc_redis(svc_workdir: Path) -> Iterator[RedisServer]:
-    if not REDIS_SERVER.exists():
-        pytest.skip(f"needs {REDIS_SERVER}")
     server = start_redis(svc_workdir / "redis")
     try:
         yield server

@@ -1,8 +1,8 @@
 """Helpers for the services' integration tests: real processes with deadlines on every wait.
 
 Small and self-contained on purpose (chaoskit's process runtime will replace it): the
-broker comes from the pinned jars in /tmp/warm/kafka/libs, Redis from
-/usr/bin/redis-server, the services run as `python -m services.X` subprocesses. Every
+broker comes from the pinned jars `chaoskit install` put in its cache, Redis from
+its redis-server, the services run as `python -m services.X` subprocesses. Every
 component gets its own free ports on 127.0.0.1 (bind-tested, outside the ephemeral
 range). The module name is unique so test modules can import it without clashing with
 any other `conftest`.
@@ -28,12 +28,13 @@ from typing import Any, Callable, TypeVar
 
 import redis
 from confluent_kafka import Consumer, KafkaError, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+
+from chaoskit import install
+from chaoskit.runtime.plan import KAFKA_LOG4J2
+from chaoskit.runtime.topics import create_topics
 
 REPO = Path(__file__).resolve().parents[3]
-KAFKA_LIBS = Path("/tmp/warm/kafka/libs")
-KAFKA_LOG4J = Path("/tmp/warm/kt/log4j2.properties")
-REDIS_SERVER = Path("/usr/bin/redis-server")
 
 T = TypeVar("T")
 _ports_taken: set[int] = set()
@@ -125,24 +126,7 @@ class KafkaBroker:
             return sock.connect_ex((host, int(port))) == 0
 
     def create_topics(self, partitions: dict[str, int]) -> None:
-        futures = self.admin().create_topics(
-            [NewTopic(name, num_partitions=n, replication_factor=1) for name, n in partitions.items()],
-            operation_timeout=20,
-            request_timeout=20,
-        )
-        for future in futures.values():
-            future.result(timeout=30)
-
-        def all_led() -> bool:
-            metadata = self.admin().list_topics(timeout=2)
-            return all(
-                name in metadata.topics
-                and len(metadata.topics[name].partitions) == n
-                and all(p.leader >= 0 for p in metadata.topics[name].partitions.values())
-                for name, n in partitions.items()
-            )
-
-        wait_until(all_led, 20, f"leaders for topics {sorted(partitions)}")
+        create_topics(self.bootstrap, partitions, "kafka")
 
     def read_topic(self, topic: str, timeout_s: float = 20.0) -> list[dict[str, Any]]:
         """Every record of `topic` up to its current high watermarks, decoded."""
@@ -223,8 +207,11 @@ def start_kafka(java: str, home: Path, tries: int = 3) -> KafkaBroker:
     Other test sessions on this machine start brokers too: if one of our ports is taken
     between the bind test and the broker's bind, start again on new ports.
     """
-    jvm = [java, "-Xms256m", "-Xmx1g", "-XX:+UseSerialGC", "-cp", f"{KAFKA_LIBS}/*",
-           f"-Dlog4j2.configurationFile={KAFKA_LOG4J}"]
+    home.mkdir(parents=True, exist_ok=True)
+    log4j = home / "log4j2.properties"
+    log4j.write_text(KAFKA_LOG4J2)
+    jvm = [java, "-Xms256m", "-Xmx1g", "-XX:+UseSerialGC", "-cp", install.locate().kafka_classpath,
+           f"-Dlog4j2.configurationFile={log4j}"]
     for attempt in range(tries):
         attempt_home = home / f"attempt-{attempt}"
         attempt_home.mkdir(parents=True)
@@ -280,7 +267,7 @@ def start_redis(home: Path, tries: int = 3) -> RedisServer:
     for _ in range(tries):
         port = free_port()
         proc = subprocess.Popen(
-            [str(REDIS_SERVER), "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+            [str(install.locate().redis_server), "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
              "--dir", str(home)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
