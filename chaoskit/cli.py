@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from chaoskit import install
-from chaoskit.errors import ChaoskitError, ConfigError
+from chaoskit.errors import ChaoskitError, ConfigError, exit_from
 from chaoskit.report import cli as report_cli
 from chaoskit.report.allure_cli import install_allure
 from chaoskit.runtime.base import Runtime
@@ -163,14 +163,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    try:
-        code = run(argv)
-    except ChaoskitError as err:
-        print(f"chaoskit: error: {err}", file=sys.stderr)
-        code = 2
-    except KeyboardInterrupt:
-        code = 130
-    sys.exit(code)
+    exit_from(run, argv, "chaoskit")
 
 
 if __name__ == "__main__":

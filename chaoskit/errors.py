@@ -7,6 +7,10 @@ allowed, so the CLI and the pytest plugin can print it instead of a traceback.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
 
 class ChaoskitError(Exception):
     """Base class: an error with a message fit to show a user as is."""
@@ -39,3 +43,16 @@ class BlastRadiusError(ChaoskitError):
 
 class ExperimentTimeout(ChaoskitError):
     """An experiment ran past its time budget; it was stopped, its faults healed."""
+
+
+def exit_from(run: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None, prog: str) -> NoReturn:
+    """A command line's ``main``: run it, print a ChaoskitError as its one paragraph (exit 2,
+    never a traceback), Ctrl-C as exit 130."""
+    try:
+        code = run(argv)
+    except ChaoskitError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)

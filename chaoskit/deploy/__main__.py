@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from chaoskit.deploy.policy import Policy
 from chaoskit.deploy.rollback import DEFAULT_ALERTS_TOPIC, rollback
 from chaoskit.deploy.rolling import rolling_deploy
 from chaoskit.deploy.version import Version
-from chaoskit.errors import ChaoskitError, ConfigError
+from chaoskit.errors import ChaoskitError, ConfigError, exit_from
 from chaoskit.runtime.process import ProcessRuntime
 from chaoskit.runtime.state import all_records
 from chaoskit.topology import load_topology
@@ -120,14 +119,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    try:
-        code = run(argv)
-    except ChaoskitError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        code = 2
-    except KeyboardInterrupt:
-        code = 130
-    sys.exit(code)
+    exit_from(run, argv, PROG)
 
 
 if __name__ == "__main__":
