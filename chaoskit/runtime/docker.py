@@ -408,18 +408,6 @@ class DockerRuntime(PlannedRuntime):
         del self._instances[instance]
         self._rec.save()
 
-    def instances(self, component: str | None = None) -> dict[str, str]:
-        """Instance name -> direct endpoint, of one service or all."""
-        return {
-            name: addr(spec["port"])
-            for name, spec in self._instances.items()
-            if component is None or spec["of"] == component
-        }
-
-    @property
-    def _instances(self) -> dict[str, Any]:
-        return self._rec.extra.setdefault("instances", {})
-
     def _instance_port(self) -> tuple[int, list[int]]:
         """A port for a new instance, and what to release once it listens: a free one on
         the host network; one of the holder's published spares in bridge mode."""

@@ -6,6 +6,7 @@ Toxiproxy API, and Kafka's observer listener. Both runtimes place components on 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from chaoskit.errors import ChaoskitError
 from chaoskit.faults.toxiproxy import ToxiproxyAPI
@@ -57,6 +58,18 @@ class PlannedRuntime:
         tp = self.topology.of_kind("toxiproxy")
         assert tp is not None
         return ToxiproxyAPI(HOST, self.plan.direct[tp.name])
+
+    def instances(self, component: str | None = None) -> dict[str, str]:
+        """Instance name -> direct endpoint (extra instances of a service, e.g. canaries)."""
+        return {
+            name: addr(spec["port"])
+            for name, spec in self._instances.items()
+            if component is None or spec["of"] == component
+        }
+
+    @property
+    def _instances(self) -> dict[str, Any]:
+        return self._rec.extra.setdefault("instances", {})
 
     @property
     def kafka_bootstrap(self) -> str:

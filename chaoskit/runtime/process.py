@@ -300,18 +300,6 @@ class ProcessRuntime(PlannedRuntime):
         del self._instances[instance]
         self._rec.save()
 
-    def instances(self, component: str | None = None) -> dict[str, str]:
-        """Instance name -> direct endpoint, of one service or all."""
-        return {
-            name: addr(spec["port"])
-            for name, spec in self._instances.items()
-            if component is None or spec["of"] == component
-        }
-
-    @property
-    def _instances(self) -> dict[str, Any]:
-        return self._rec.extra.setdefault("instances", {})
-
     # -- status ---------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         rec = self._rec
