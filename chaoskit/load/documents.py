@@ -9,6 +9,10 @@ shared by all users of the process: greenlets never interleave inside ``next``).
 The Kafka encoding is the reference system's ``documents.requested`` format: key = entity
 key, value = JSON ``{"event_id","key","content","version"}``, headers ``event_id``,
 ``trace_id`` and ``produced_at`` (epoch float as a string).
+
+The Kafka user makes tens of thousands of these a second in one process, so ``next`` and
+the encodings are written for speed: keys and their JSON are made once, ids come from one
+``randbytes`` call, and the value is one f-string (the unit tests hold it to ``json.dumps``).
 """
 
 from __future__ import annotations
@@ -17,12 +21,11 @@ import random
 import time
 from typing import NamedTuple
 
-from chaoskit.load.encoding import json_repeated, json_string, uuid4_hex
+from chaoskit.load.encoding import json_repeated, json_string
 
 
 class Document(NamedTuple):
-    """One event. A NamedTuple, not a dataclass: the Kafka user makes tens of thousands a
-    second and this is several times cheaper to build."""
+    """One event. A NamedTuple, not a dataclass: several times cheaper to build."""
 
     event_id: str
     trace_id: str
@@ -46,12 +49,13 @@ class Document(NamedTuple):
             f'"content":{json_repeated(self.content)},"version":{self.version}}}'
         ).encode()
 
-    def kafka_headers(self, produced_at: float | None = None) -> list[tuple[str, bytes]]:
-        at = time.time() if produced_at is None else produced_at
+    def kafka_headers(self, produced_at: str | None = None) -> list[tuple[str, str]]:
+        """``produced_at`` is ``repr`` of an epoch float; a caller sending a group of events
+        at once formats it once for all of them (``repr`` of a float is not cheap)."""
         return [
-            ("event_id", self.event_id.encode()),
-            ("trace_id", self.trace_id.encode()),
-            ("produced_at", repr(at).encode()),
+            ("event_id", self.event_id),
+            ("trace_id", self.trace_id),
+            ("produced_at", repr(time.time()) if produced_at is None else produced_at),
         ]
 
     def context(self) -> dict[str, object]:
@@ -60,19 +64,25 @@ class Document(NamedTuple):
 
 
 class KeySpace:
-    """Keys ``{prefix}-0 .. {prefix}-{count-1}``, drawn at random, versions counting up per key."""
+    """Keys ``{prefix}-0 .. {prefix}-{count-1}``, drawn at random, versions counting up per key.
+
+    Event and trace ids are 128 random bits each, as 32 hex digits (the W3C trace-context
+    trace-id format for the trace id), from a generator seeded by the OS: they never repeat
+    across runs, whatever ``seed`` (which only fixes the order of keys).
+    """
 
     def __init__(self, prefix: str, count: int, content_bytes: int = 0, seed: int | None = None) -> None:
         self.prefix = prefix
         self.count = count
         self.content = "x" * content_bytes
-        self._random = random.Random(seed)
-        self._ids = random.Random()  # seeded by the OS: ids never repeat across runs, whatever the seed
-        self._versions: dict[str, int] = {}
+        self._keys = [f"{prefix}-{n}" for n in range(count)]
+        self._versions = [0] * count
+        self._draw = random.Random(seed).random
+        self._id_bytes = random.Random().randbytes
 
     def next(self) -> Document:
-        key = f"{self.prefix}-{int(self._random.random() * self.count)}"
-        version = self._versions.get(key, 0) + 1
-        self._versions[key] = version
-        # The trace id is 16 random bytes in hex, the W3C trace-context trace-id format.
-        return Document(uuid4_hex(self._ids), f"{self._ids.getrandbits(128):032x}", key, version, self.content)
+        n = int(self._draw() * self.count)
+        version = self._versions[n] + 1
+        self._versions[n] = version
+        ids = self._id_bytes(32).hex()
+        return Document(ids[:32], ids[32:], self._keys[n], version, self.content)

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from chaoskit.load.config import LoadConfig
 from chaoskit.load.phases import PhaseStats, WindowLike, phases
-from chaoskit.load.records import RequestRecord, RunFiles, SecondStats, Summary, read_jsonl, summarize
+from chaoskit.load.records import RequestRecord, RunFiles, SecondStats, Summary, read_jsonl, read_records, summarize
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class LoadResult:
         status: dict[str, Any] = {}
         if files.status.exists():
             status = json.loads(files.status.read_text())
-        records = [RequestRecord.from_json(item) for item in read_jsonl(files.events)]
+        records = read_records(files.events)
         seconds = [SecondStats.from_json(item) for item in read_jsonl(files.stats)]
         complete = status.get("state") == "stopped"
         started = status.get("started_at") or min((r.start_time for r in records), default=0.0)

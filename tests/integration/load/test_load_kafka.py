@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -165,3 +166,21 @@ def test_an_open_ended_run_stops_itself_at_max_duration(load_minimal_env: Proces
         wait_for(lambda: not run.running(), 30, "the driver to stop at max_duration_s")
     assert run.result.complete and run.result.stop_reason == "max_duration_s"
     assert run.result.records and run.result.totals.failures == 0
+
+
+def test_undeliverable_events_are_failures_in_the_records_and_in_locusts_statistics(tmp_path: Path) -> None:
+    """A broker that never answers: every event times out in librdkafka, and each one is a
+    failed record with librdkafka's reason, counted by Locust as a failure too."""
+    with socket.socket() as silent:  # bound, never listening: connections are refused
+        silent.bind(("127.0.0.1", 0))
+        bootstrap = f"127.0.0.1:{silent.getsockname()[1]}"
+        runner = LoadRunner(tmp_path, Target.kafka(bootstrap, TOPIC))
+        with runner.run(user="kafka", users=2, rate=20, duration_s=2, request_timeout_s=1,
+                        key_prefix="undeliverable-it") as run:
+            pass
+    result = run.result
+    assert result.complete and result.records, result.summary_line()
+    assert result.acked_event_ids() == set()
+    assert result.totals.failures == len(result.records)
+    assert set(result.errors()) == {'KafkaError{code=_MSG_TIMED_OUT,val=-192,str="Local: Message timed out"}'}
+    assert result.locust_totals == {"requests": len(result.records), "failures": len(result.records)}

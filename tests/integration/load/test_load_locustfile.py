@@ -33,6 +33,12 @@ def test_kafka_user_from_the_locust_command_line(load_minimal_env: ProcessRuntim
     (entry,) = json.loads(proc.stdout)
     assert (entry["method"], entry["name"]) == ("KAFKA", "events")
     assert entry["num_requests"] > 0 and entry["num_failures"] == 0
+    # delivery reports are folded into Locust's statistics in batches: the histogram, the
+    # per-second counts and the bytes must still add up to every request
+    assert sum(entry["response_times"].values()) == entry["num_requests"]
+    assert sum(entry["num_reqs_per_sec"].values()) == entry["num_requests"]
+    assert 0 < entry["min_response_time"] <= entry["max_response_time"]
+    assert entry["total_content_length"] > 300 * entry["num_requests"]  # 256-byte content plus the JSON around it
 
 
 def test_the_locustfile_refuses_a_host_off_the_loopback() -> None:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from chaoskit.load.config import LoadConfig, Target
-from chaoskit.load.records import RequestRecord, RunFiles, read_jsonl
+from chaoskit.load.records import RequestRecord, RunFiles, encode_records, read_jsonl, read_records
 from chaoskit.load.result import LoadResult
 
 
@@ -17,6 +17,16 @@ def test_a_line_still_being_written_is_left_for_the_next_read(tmp_path: Path) ->
     assert read_jsonl(tmp_path / "missing.jsonl") == []
 
 
+def test_a_batch_still_being_written_is_left_for_the_next_read(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    first = encode_records([("e1", "t1", "k-0", 1, True, 100.0, 5.0, None)])
+    second = encode_records([("e2", "t2", "k-0", 2, False, 101.0, 50.0, 'HTTP 503: "down"')])
+    path.write_bytes(first + second[:-10])
+    assert read_records(path) == [RequestRecord("e1", "t1", "k-0", 1, True, 100.0, 5.0)]
+    path.write_bytes(first + second)
+    assert read_records(path)[1] == RequestRecord("e2", "t2", "k-0", 2, False, 101.0, 50.0, 'HTTP 503: "down"')
+
+
 def test_result_of_a_finished_run(tmp_path: Path) -> None:
     files = RunFiles(tmp_path)
     records = [
@@ -24,7 +34,7 @@ def test_result_of_a_finished_run(tmp_path: Path) -> None:
         RequestRecord("e2", "t2", "k-0", 2, False, 101.0, 50.0, "HTTP 503: broker down"),
         RequestRecord("e3", "t3", "k-1", 1, True, 102.0, 7.0),
     ]
-    files.events.write_text("".join(r.to_line() + "\n" for r in records))
+    files.events.write_bytes(encode_records([tuple(r) for r in records[:2]]) + encode_records([tuple(records[2])]))
     files.status.write_text(json.dumps({
         "state": "stopped", "started_at": 99.5, "ended_at": 103.0, "reason": "duration",
         "locust": {"requests": 3, "failures": 1},
@@ -44,7 +54,7 @@ def test_result_of_a_finished_run(tmp_path: Path) -> None:
 def test_result_of_a_killed_driver_is_marked_incomplete(tmp_path: Path) -> None:
     files = RunFiles(tmp_path)
     files.status.write_text(json.dumps({"state": "running", "started_at": 10.0}))
-    files.events.write_text(RequestRecord("e1", "t1", "k", 1, True, 11.0, 2.0).to_line() + "\n")
+    files.events.write_bytes(encode_records([("e1", "t1", "k", 1, True, 11.0, 2.0, None)]))
     result = LoadResult.read(files, LoadConfig(target=Target.http("http://127.0.0.1:1")))
     assert not result.complete and result.stop_reason == "killed"
     assert result.started_at == 10.0 and result.ended_at == 11.002
