@@ -23,7 +23,8 @@ class LoadResult:
     records then stop at its last full second. ``driver_cpu_s`` and ``driver_wall_s`` are
     the driver process's CPU and wall seconds (None if it was killed); ``cpu_warning`` is
     Locust's warning that the load process ran above 90% CPU, when its latencies include
-    its own queueing and say less about the system."""
+    its own queueing and say less about the system. :attr:`core_share` is the same figure
+    over the whole run: whether the load generator, not the system, was the bottleneck."""
 
     config: LoadConfig
     files: RunFiles
@@ -66,6 +67,14 @@ class LoadResult:
         )
 
     @property
+    def core_share(self) -> float | None:
+        """CPU seconds per wall second of the load process (1.0 = one core fully busy;
+        librdkafka's threads can take it past 1), None if the driver was killed."""
+        if self.driver_cpu_s is None or not self.driver_wall_s:
+            return None
+        return self.driver_cpu_s / self.driver_wall_s
+
+    @property
     def totals(self) -> Summary:
         return summarize(self.records)
 
@@ -92,8 +101,13 @@ class LoadResult:
         return (
             f"{totals.requests} requests in {self.duration_s:.1f} s, {totals.failures} failed "
             f"({totals.error_rate:.1%}), p50 {_ms(totals.p50)} p95 {_ms(totals.p95)} p99 {_ms(totals.p99)}; "
-            f"stopped by {self.stop_reason}" + ("; the load process was CPU-bound" if self.cpu_warning else "")
+            f"stopped by {self.stop_reason}; {self._cpu_figure()}"
         )
+
+    def _cpu_figure(self) -> str:
+        share = self.core_share
+        figure = "load process CPU unknown (killed)" if share is None else f"load process at {share:.0%} of a core"
+        return figure + (" (Locust warned it was CPU-bound)" if self.cpu_warning else "")
 
 
 def _ms(value: float | None) -> str:
