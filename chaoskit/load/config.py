@@ -21,6 +21,7 @@ UserKind = Literal["http", "kafka"]
 ShapeName = Literal["constant", "ramp", "spike", "step"]
 USER_KINDS: tuple[str, ...] = get_args(UserKind)
 SHAPES: tuple[str, ...] = get_args(ShapeName)
+MAX_PROCESSES = 32
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,10 @@ class LoadConfig:
     ``max_duration_s``. ``request_timeout_s`` bounds an HTTP request and a Kafka delivery
     (``message.timeout.ms``); the default outlasts order-service's own 10 s produce
     timeout, so a broker outage shows as its 503 rather than as a client timeout.
-    ``stop_timeout_s`` is how long the Kafka user waits for outstanding deliveries at stop."""
+    ``stop_timeout_s`` is how long the Kafka user waits for outstanding deliveries at stop.
+    ``processes`` runs the users in that many Locust processes (one gevent loop is one
+    core at most): each takes an equal share of the users at every moment of the shape
+    and its own slice of the keys (``n % processes``), so versions still count up per key."""
 
     target: Target
     user: str = "http"
@@ -66,6 +70,7 @@ class LoadConfig:
     request_timeout_s: float = 15.0
     stop_timeout_s: float = 5.0
     seed: int | None = None
+    processes: int = 1
 
     def __post_init__(self) -> None:
         _check_choice("user", self.user, USER_KINDS)
@@ -103,6 +108,14 @@ class LoadConfig:
         _check_positive("stop_timeout_s", self.stop_timeout_s)
         if self.seed is not None:
             _check_int("seed", self.seed, 0)
+        _check_int("processes", self.processes, 1)
+        most = min(self.users, self.key_count, MAX_PROCESSES)
+        if self.processes > most:
+            raise ConfigError(
+                f"load.processes must be between 1 and {most} (at most users={self.users}, "
+                f"key_count={self.key_count} and {MAX_PROCESSES}: each process needs a user and a key of its own), "
+                f"got {self.processes!r}"
+            )
         _check_target(self.user, self.target)
 
     @property

@@ -66,17 +66,23 @@ class Document(NamedTuple):
 class KeySpace:
     """Keys ``{prefix}-0 .. {prefix}-{count-1}``, drawn at random, versions counting up per key.
 
+    One load process of ``stride`` draws only the keys ``n`` with ``n % stride == offset``,
+    so each key's versions are counted in one process and still count up.
+
     Event and trace ids are 128 random bits each, as 32 hex digits (the W3C trace-context
     trace-id format for the trace id), from a generator seeded by the OS: they never repeat
     across runs, whatever ``seed`` (which only fixes the order of keys).
     """
 
-    def __init__(self, prefix: str, count: int, content_bytes: int = 0, seed: int | None = None) -> None:
+    def __init__(
+        self, prefix: str, count: int, content_bytes: int = 0, seed: int | None = None,
+        *, stride: int = 1, offset: int = 0,
+    ) -> None:
         self.prefix = prefix
-        self.count = count
         self.content = "x" * content_bytes
-        self._keys = [f"{prefix}-{n}" for n in range(count)]
-        self._versions = [0] * count
+        self._keys = [f"{prefix}-{n}" for n in range(offset, count, stride)]
+        self.count = len(self._keys)
+        self._versions = [0] * self.count
         self._draw = random.Random(seed).random
         self._id_bytes = random.Random().randbytes
 

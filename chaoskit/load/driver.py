@@ -1,10 +1,12 @@
-"""The load process: ``python -m chaoskit.load.driver RUN_DIR/config.json``.
+"""A load process: ``python -m chaoskit.load.driver RUN_DIR/config-N.json``.
 
 Runs Locust headless through its library API (Environment, LocalRunner, a LoadTestShape)
 in a process of its own, because Locust's gevent monkey-patching breaks the pytest
-process. Everything it produces goes to the run directory (see ``records.RunFiles``):
-one ``stats.jsonl`` line per second, every request record in ``events.jsonl`` (written
-each second, so a killed driver loses at most the last second), and ``status.json``.
+process; a run in ``processes`` processes starts one per index N, each running its share
+of the users. Everything process N produces goes to the run directory (see
+``records.RunFiles``): one ``stats-N.jsonl`` line per second, that second's request
+records as one ``events-N.jsonl`` line (so a killed driver loses at most the last
+second), and ``status-N.json``.
 
 It ends by itself: when the shape's duration is over, at ``max_duration_s``, on SIGTERM
 or SIGINT (a clean stop: in-flight requests finish, Kafka deliveries are flushed, the
@@ -40,7 +42,7 @@ from chaoskit.load import users
 from chaoskit.load.users import Row
 from chaoskit.load.config import LoadConfig
 from chaoskit.load.records import RunFiles, SecondStats, describe_error, encode_records, summarize
-from chaoskit.load.shapes import users_at
+from chaoskit.load.shapes import split, users_at
 
 STATS_INTERVAL_S = 1.0
 WATCH_INTERVAL_S = 0.1
@@ -51,11 +53,13 @@ _GC_THRESHOLDS = (200_000, 20, 100)
 
 
 class ChaosShape(LoadTestShape):
-    """Locust's view of ``shapes.users_at``: polled about once per second."""
+    """Locust's view of ``shapes.users_at``, this process's share of it: polled about once
+    per second."""
 
-    def __init__(self, config: LoadConfig) -> None:
+    def __init__(self, config: LoadConfig, process: int) -> None:
         super().__init__()
         self.config = config
+        self.process = process
 
     def tick(self) -> tuple[int, float] | None:
         config = self.config
@@ -63,7 +67,9 @@ class ChaosShape(LoadTestShape):
             config.shape, self.get_run_time(), users=config.users, duration_s=config.duration_s,
             base=config.spike_base, steps=config.steps,
         )
-        return None if count is None else (count, config.peak_spawn_rate)
+        if count is None:
+            return None
+        return split(count, config.processes)[self.process], config.peak_spawn_rate / config.processes
 
 
 class Recorder:
@@ -98,9 +104,8 @@ class Recorder:
         now = time.time()
         batch, self.pending = self.pending, []
         self.total += len(batch)
-        if batch:
-            self._events.write(encode_records(batch))
-            self._events.flush()
+        self._events.write(encode_records(batch))  # an empty second too: line k here is line k of stats
+        self._events.flush()
         summary = summarize(batch)
         second = SecondStats(
             time=now, requests=summary.requests, failures=summary.failures,
@@ -137,8 +142,7 @@ def write_status(files: RunFiles, status: dict[str, Any]) -> None:
     os.replace(tmp, files.status)
 
 
-def run(files: RunFiles) -> dict[str, Any]:
-    spec = json.loads(files.config.read_text())
+def run(files: RunFiles, spec: dict[str, Any]) -> dict[str, Any]:
     config = LoadConfig.from_json(spec["config"])
     parent_pid = int(spec["parent_pid"])
     faulthandler.dump_traceback_later(
@@ -147,7 +151,8 @@ def run(files: RunFiles) -> dict[str, Any]:
 
     recorder = Recorder(files)
     env = Environment(
-        user_classes=[users.configure(config, sink=recorder.add)], shape_class=ChaosShape(config),
+        user_classes=[users.configure(config, files.process, sink=recorder.add)],
+        shape_class=ChaosShape(config, files.process),
         events=locust.events, host=config.target.http_url, stop_timeout=config.request_timeout_s,
     )
     runner = env.create_local_runner()
@@ -209,11 +214,13 @@ def _quiet_garbage_collector() -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m chaoskit.load.driver RUN_DIR/config.json", file=sys.stderr)
+        print("usage: python -m chaoskit.load.driver RUN_DIR/config-N.json", file=sys.stderr)
         return 2
     _quiet_garbage_collector()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run(RunFiles(Path(argv[0]).resolve().parent))
+    path = Path(argv[0]).resolve()
+    spec = json.loads(path.read_text())
+    run(RunFiles(path.parent, int(spec["process"])), spec)
     return 0
 
 

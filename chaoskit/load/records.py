@@ -115,43 +115,71 @@ def summarize(records: Iterable[Sequence[Any]]) -> Summary:
 
 @dataclass(frozen=True)
 class RunFiles:
-    """The files of one load run, all in one directory: the driver writes them, the parent
-    reads them (also while the run goes on)."""
+    """The files of one load process, in its run's directory: its driver writes them, the
+    parent reads them (also while the run goes on). A run in several processes has one
+    set per process in the same directory, told apart by ``process`` in their names.
+    ``events`` and ``stats`` get one line per second each, so line ``k`` of one holds the
+    records that line ``k`` of the other counts (``merge_seconds`` relies on it)."""
 
     dir: Path
+    process: int = 0
 
     @property
     def config(self) -> Path:
-        """Written by the parent: ``{"config": LoadConfig, "parent_pid": int}``."""
-        return self.dir / "config.json"
+        """Written by the parent: ``{"config": LoadConfig, "parent_pid": int, "process": int}``."""
+        return self.dir / f"config-{self.process}.json"
 
     @property
     def status(self) -> Path:
         """Replaced atomically by the driver: ``running`` once started, ``stopped`` at the end."""
-        return self.dir / "status.json"
+        return self.dir / f"status-{self.process}.json"
 
     @property
     def stats(self) -> Path:
-        return self.dir / "stats.jsonl"
+        return self.dir / f"stats-{self.process}.jsonl"
 
     @property
     def events(self) -> Path:
-        return self.dir / "events.jsonl"
+        return self.dir / f"events-{self.process}.jsonl"
 
     @property
     def log(self) -> Path:
-        return self.dir / "driver.log"
+        return self.dir / f"driver-{self.process}.log"
 
 
 def encode_records(rows: Sequence[tuple[Any, ...]]) -> bytes:
-    """One line of ``events.jsonl``: the batch as a JSON array of field arrays."""
+    """One line of ``events.jsonl``: the second's batch as a JSON array of field arrays."""
     return orjson.dumps(rows) + b"\n"
 
 
-def read_records(path: Path) -> list[RequestRecord]:
-    """Every record of the complete lines of ``events.jsonl``."""
+def read_batches(path: Path) -> list[list[RequestRecord]]:
+    """The records of the complete lines of ``events.jsonl``, a list per line (per second)."""
     make = RequestRecord._make
-    return [make(row) for line in _complete_lines(path) for row in orjson.loads(line)]
+    return [[make(row) for row in orjson.loads(line)] for line in _complete_lines(path)]
+
+
+ProcessSeconds = tuple[Sequence[SecondStats], Sequence[Sequence[RequestRecord]]]
+
+
+def merge_seconds(processes: Sequence[ProcessSeconds]) -> list[SecondStats]:
+    """One run's seconds from several processes' ``(seconds, batches)``: the ``k``-th second
+    of the run sums the ``k``-th of each process (their clocks tick apart by less than a
+    second), with percentiles over the records of all of them, exact as in one process."""
+    merged: list[SecondStats] = []
+    for k in range(max((len(seconds) for seconds, _ in processes), default=0)):
+        parts = [
+            (seconds[k], batches[k] if k < len(batches) else []) for seconds, batches in processes if k < len(seconds)
+        ]
+        summary = summarize(record for _, batch in parts for record in batch)
+        merged.append(SecondStats(
+            time=max(second.time for second, _ in parts),
+            requests=sum(second.requests for second, _ in parts),
+            failures=sum(second.failures for second, _ in parts),
+            rps=sum(second.rps for second, _ in parts),
+            p50=summary.p50, p95=summary.p95, p99=summary.p99,
+            users=sum(second.users for second, _ in parts),
+        ))
+    return merged
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

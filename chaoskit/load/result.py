@@ -10,24 +10,36 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Iterable
+from pathlib import Path
+from typing import Any, Iterable, Sequence
 
 from chaoskit.load.config import LoadConfig
 from chaoskit.load.phases import PhaseStats, WindowLike, phases
-from chaoskit.load.records import RequestRecord, RunFiles, SecondStats, Summary, read_jsonl, read_records, summarize
+from chaoskit.load.records import (
+    RequestRecord,
+    RunFiles,
+    SecondStats,
+    Summary,
+    merge_seconds,
+    read_batches,
+    read_jsonl,
+    summarize,
+)
 
 
 @dataclass(frozen=True)
 class LoadResult:
-    """``complete`` is False when the driver did not finish writing (it was killed): the
+    """``complete`` is False when a driver did not finish writing (it was killed): its
     records then stop at its last full second. ``driver_cpu_s`` and ``driver_wall_s`` are
-    the driver process's CPU and wall seconds (None if it was killed); ``cpu_warning`` is
-    Locust's warning that the load process ran above 90% CPU, when its latencies include
-    its own queueing and say less about the system. :attr:`core_share` is the same figure
-    over the whole run: whether the load generator, not the system, was the bottleneck."""
+    the driver processes' CPU seconds (summed) and wall seconds (the longest), None if one
+    was killed; ``core_shares`` the CPU per wall second of each. ``cpu_warning`` is
+    Locust's warning that a load process ran above 90% CPU, when its latencies include
+    its own queueing and say less about the system; :attr:`core_share` is the same
+    figure over the whole run: whether the load generator, not the system, was the
+    bottleneck."""
 
     config: LoadConfig
-    files: RunFiles
+    dir: Path
     seconds: list[SecondStats]
     records: list[RequestRecord]
     started_at: float
@@ -38,41 +50,51 @@ class LoadResult:
     driver_cpu_s: float | None
     driver_wall_s: float | None
     cpu_warning: bool
+    core_shares: tuple[float | None, ...] = ()
 
     @classmethod
-    def read(cls, files: RunFiles, config: LoadConfig) -> "LoadResult":
-        status: dict[str, Any] = {}
-        if files.status.exists():
-            status = json.loads(files.status.read_text())
-        records = read_records(files.events)
-        seconds = [SecondStats.from_json(item) for item in read_jsonl(files.stats)]
-        complete = status.get("state") == "stopped"
-        started = status.get("started_at") or min((r.start_time for r in records), default=0.0)
-        ended = status.get("ended_at") or max(
+    def read(cls, run_dir: Path, files: Sequence[RunFiles], config: LoadConfig) -> "LoadResult":
+        """The run from its processes' files (``RunFiles(run_dir, n)`` for each process n)."""
+        statuses = [_status(part) for part in files]
+        batches = [read_batches(part.events) for part in files]
+        records = [record for per_process in batches for batch in per_process for record in batch]
+        if len(files) > 1:
+            records.sort(key=lambda record: record.start_time)
+        seconds = _seconds(files, batches)
+        complete = all(status.get("state") == "stopped" for status in statuses)
+        started = min((s["started_at"] for s in statuses if s.get("started_at")), default=None) or min(
+            (r.start_time for r in records), default=0.0
+        )
+        ended = max((s["ended_at"] for s in statuses if s.get("ended_at")), default=None) or max(
             [*(r.end_time for r in records), *(s.time for s in seconds)], default=started
         )
+        usage = [(status.get("cpu_s"), status.get("wall_s")) for status in statuses]
+        known = all(cpu is not None and wall for cpu, wall in usage)
         return cls(
             config=config,
-            files=files,
+            dir=run_dir,
             seconds=seconds,
             records=records,
             started_at=started,
             ended_at=ended,
-            stop_reason=status.get("reason", "killed") if complete else "killed",
+            stop_reason=statuses[0].get("reason", "killed") if complete else "killed",
             complete=complete,
-            locust_totals=status.get("locust", {}),
-            driver_cpu_s=status.get("cpu_s"),
-            driver_wall_s=status.get("wall_s"),
-            cpu_warning=bool(status.get("cpu_warning")),
+            locust_totals=(
+                {key: sum(s["locust"][key] for s in statuses) for key in ("requests", "failures")} if complete else {}
+            ),
+            driver_cpu_s=sum(cpu for cpu, _ in usage) if known else None,  # type: ignore[misc]
+            driver_wall_s=max(wall for _, wall in usage) if known else None,  # type: ignore[type-var]
+            cpu_warning=any(status.get("cpu_warning") for status in statuses),
+            core_shares=tuple(cpu / wall if cpu is not None and wall else None for cpu, wall in usage),
         )
 
     @property
     def core_share(self) -> float | None:
-        """CPU seconds per wall second of the load process (1.0 = one core fully busy;
-        librdkafka's threads can take it past 1), None if the driver was killed."""
-        if self.driver_cpu_s is None or not self.driver_wall_s:
+        """CPU seconds per wall second of the busiest load process (1.0 = one core fully
+        busy; librdkafka's threads can take it past 1), None if a driver was killed."""
+        if not self.core_shares or any(share is None for share in self.core_shares):
             return None
-        return self.driver_cpu_s / self.driver_wall_s
+        return max(share for share in self.core_shares if share is not None)
 
     @property
     def totals(self) -> Summary:
@@ -112,3 +134,22 @@ class LoadResult:
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} ms"
+
+
+def read_seconds(files: Sequence[RunFiles]) -> list[SecondStats]:
+    """The run's per-second statistics written so far, over all of its processes."""
+    return _seconds(files, [read_batches(part.events) for part in files] if len(files) > 1 else [])
+
+
+def _seconds(files: Sequence[RunFiles], batches: Sequence[list[list[RequestRecord]]]) -> list[SecondStats]:
+    per_process = [[SecondStats.from_json(item) for item in read_jsonl(part.stats)] for part in files]
+    if len(per_process) == 1:
+        return per_process[0]  # the driver's own seconds, percentiles included
+    return merge_seconds(list(zip(per_process, batches)))
+
+
+def _status(files: RunFiles) -> dict[str, Any]:
+    try:
+        return json.loads(files.status.read_text())
+    except FileNotFoundError:
+        return {}

@@ -27,8 +27,8 @@ from types import TracebackType
 
 from chaoskit.errors import ChaoskitError
 from chaoskit.load.config import LoadConfig, Target
-from chaoskit.load.records import RunFiles, SecondStats, read_jsonl
-from chaoskit.load.result import LoadResult
+from chaoskit.load.records import RunFiles, SecondStats
+from chaoskit.load.result import LoadResult, read_seconds
 from chaoskit.runtime.health import DeadlineExceeded, wait_for
 
 # After SIGTERM the driver may need: in-flight HTTP requests (request_timeout_s), the Kafka
@@ -41,27 +41,33 @@ class LoadRunError(ChaoskitError):
 
 
 class LoadRun:
-    """One load run: a context manager around the driver process."""
+    """One load run: a context manager around its driver processes (``config.processes``)."""
 
-    def __init__(self, config: LoadConfig, files: RunFiles, start_timeout_s: float) -> None:
+    def __init__(self, config: LoadConfig, run_dir: Path, start_timeout_s: float) -> None:
         self.config = config
-        self.files = files
+        self.dir = run_dir
+        self.files = [RunFiles(run_dir, process) for process in range(config.processes)]
         self.start_timeout_s = start_timeout_s
         self.started_at: float | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._procs: list[subprocess.Popen[bytes]] = []
         self._result: LoadResult | None = None
 
     # -- while it runs -----------------------------------------------------------------------
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+        """The first driver's pid (the only one unless ``processes`` > 1)."""
+        return self._procs[0].pid if self._procs else None
+
+    @property
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self._procs]
 
     def seconds(self) -> list[SecondStats]:
         """The per-second statistics written so far (one entry per elapsed second)."""
-        return [SecondStats.from_json(item) for item in read_jsonl(self.files.stats)]
+        return read_seconds(self.files)
 
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return any(proc.poll() is None for proc in self._procs)
 
     # -- the result ----------------------------------------------------------------------------
     @property
@@ -72,21 +78,16 @@ class LoadRun:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> "LoadRun":
-        self.files.config.write_text(json.dumps({"config": self.config.to_json(), "parent_pid": os.getpid()}))
-        with self.files.log.open("ab") as log:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "chaoskit.load.driver", str(self.files.config)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True,
-            )
         try:
-            status = wait_for(self._status_running, self.start_timeout_s, "the load driver", abort=self._exited)
+            for files in self.files:
+                self._procs.append(self._spawn(files))
+            statuses = [self._wait_running(files, proc) for files, proc in zip(self.files, self._procs)]
         except BaseException as err:
             self._stop()
             if isinstance(err, DeadlineExceeded):
-                raise LoadRunError(f"{err}\n--- last lines of {self.files.log} ---\n{self._log_tail()}") from None
+                raise LoadRunError(f"{err}\n{self._log_tails()}") from None
             raise
-        self.started_at = float(status["started_at"])
+        self.started_at = min(float(status["started_at"]) for status in statuses)
         return self
 
     def __exit__(
@@ -97,50 +98,73 @@ class LoadRun:
                 self._wait_for_end()
         finally:
             self._stop()
-            self._result = LoadResult.read(self.files, self.config)
+            self._result = LoadResult.read(self.dir, self.files, self.config)
 
-    def _status_running(self) -> dict[str, object] | None:
-        if not self.files.status.exists():
+    def _spawn(self, files: RunFiles) -> subprocess.Popen[bytes]:
+        files.config.write_text(json.dumps({
+            "config": self.config.to_json(), "parent_pid": os.getpid(), "process": files.process,
+        }))
+        with files.log.open("ab") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "chaoskit.load.driver", str(files.config)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True,
+            )
+
+    def _wait_running(self, files: RunFiles, proc: subprocess.Popen[bytes]) -> dict[str, object]:
+        return wait_for(lambda: self._status_running(files), self.start_timeout_s, f"the load driver {files.process}",
+                        abort=lambda: self._exited(proc))
+
+    @staticmethod
+    def _status_running(files: RunFiles) -> dict[str, object] | None:
+        if not files.status.exists():
             return None
-        status = json.loads(self.files.status.read_text())
+        status = json.loads(files.status.read_text())
         return status if status.get("state") in ("running", "stopped") else None
 
-    def _exited(self) -> str | None:
-        code = self._proc.poll() if self._proc is not None else None
+    @staticmethod
+    def _exited(proc: subprocess.Popen[bytes]) -> str | None:
+        code = proc.poll()
         return None if code is None else f"the process exited with code {code} before starting"
 
     def _wait_for_end(self) -> None:
-        """The driver ends by itself after its duration; give it that plus a stop's worth."""
-        assert self._proc is not None and self.started_at is not None and self.config.duration_s is not None
-        remaining = self.started_at + self.config.duration_s - time.time()
-        try:
-            self._proc.wait(timeout=max(0.0, remaining) + self._stop_grace_s())
-        except subprocess.TimeoutExpired:
-            pass
+        """The drivers end by themselves after the duration; give them that plus a stop's worth."""
+        assert self.started_at is not None and self.config.duration_s is not None
+        deadline = self.started_at + self.config.duration_s + self._stop_grace_s()
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                return
 
     def _stop_grace_s(self) -> float:
         return self.config.request_timeout_s + self.config.stop_timeout_s + STOP_SLACK_S
 
     def _stop(self) -> None:
-        """SIGTERM (a clean stop that flushes), SIGKILL to the whole session after the grace."""
-        proc = self._proc
-        if proc is None or proc.poll() is not None:
-            return
-        try:
+        """SIGTERM (a clean stop that flushes), SIGKILL to each whole session after the grace."""
+        alive = [proc for proc in self._procs if proc.poll() is None]
+        for proc in alive:
             _signal_session(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=self._stop_grace_s())
-        except subprocess.TimeoutExpired:
-            pass
-        finally:
-            if proc.poll() is None:
-                _signal_session(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        deadline = time.monotonic() + self._stop_grace_s()
+        for proc in alive:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            finally:
+                if proc.poll() is None:
+                    _signal_session(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=10)
 
-    def _log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.files.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+    def _log_tails(self, lines: int = 30) -> str:
+        tails = []
+        for files in self.files:
+            try:
+                tail = "\n".join(files.log.read_text(errors="replace").splitlines()[-lines:])
+            except OSError:
+                tail = ""
+            tails.append(f"--- last lines of {files.log} ---\n{tail}")
+        return "\n".join(tails)
 
 
 def _signal_session(pid: int, sig: signal.Signals) -> None:
@@ -176,6 +200,7 @@ class LoadRunner:
         request_timeout_s: float = 15.0,
         stop_timeout_s: float = 5.0,
         seed: int | None = None,
+        processes: int = 1,
     ) -> LoadRun:
         """A load run to enter with ``with``; raises ConfigError or BlastRadiusError now,
         before anything starts, if a parameter or the target is not acceptable."""
@@ -183,9 +208,9 @@ class LoadRunner:
             target=self.target, user=user, users=users, rate=rate, shape=shape, duration_s=duration_s,
             max_duration_s=max_duration_s, spawn_rate=spawn_rate, base_users=base_users, steps=steps,
             key_prefix=key_prefix, key_count=key_count, content_bytes=content_bytes,
-            request_timeout_s=request_timeout_s, stop_timeout_s=stop_timeout_s, seed=seed,
+            request_timeout_s=request_timeout_s, stop_timeout_s=stop_timeout_s, seed=seed, processes=processes,
         )
-        return LoadRun(config, RunFiles(self._new_dir(f"{config.user}-{config.shape}")), self.start_timeout_s)
+        return LoadRun(config, self._new_dir(f"{config.user}-{config.shape}"), self.start_timeout_s)
 
     def _new_dir(self, label: str) -> Path:
         self.out_dir.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,8 @@ around it) so the shapes can be unit-tested without importing Locust into pytest
 - ``step``: ``steps`` equal stages, stage ``i`` (from 1) running ``ceil(users * i / steps)``.
 
 Past the duration every shape returns None (the run is over); an open-ended constant run
-(``duration_s=None``) never ends by itself.
+(``duration_s=None``) never ends by itself. A run in several processes gives each its
+``split`` of the count, so together they follow the shape exactly.
 """
 
 from __future__ import annotations
@@ -48,3 +49,8 @@ def users_at(
         return math.ceil(users * stage / steps)
     raise ConfigError(f"unknown shape {shape!r}")
 
+
+
+def split(total: int, parts: int) -> list[int]:
+    """``total`` in ``parts`` shares differing by at most one, the larger ones first."""
+    return [total // parts + (index < total % parts) for index in range(parts)]

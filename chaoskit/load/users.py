@@ -253,11 +253,13 @@ class KafkaProducerUser(User):
         deliveries.flush()
 
 
-def configure(config: LoadConfig, sink: Sink | None = None) -> type[User]:
-    """Set the user classes up for one run; returns the class to run. The Kafka user hands
-    its record rows to ``sink``; the HTTP user's come through Locust's ``request`` event."""
+def configure(config: LoadConfig, process: int = 0, sink: Sink | None = None) -> type[User]:
+    """Set the user classes up for load process ``process`` of a run; returns the class to
+    run. The Kafka user hands its record rows to ``sink``; the HTTP user's come through
+    Locust's ``request`` event."""
     global _keys
-    _keys = KeySpace(config.key_prefix, config.key_count, config.content_bytes, config.seed)
+    _keys = KeySpace(config.key_prefix, config.key_count, config.content_bytes, config.seed,
+                     stride=config.processes, offset=process)
     OrderServiceUser.rate_per_user = KafkaProducerUser.rate_per_user = config.rate_per_user
     if config.user == "http":
         assert config.target.http_url is not None

@@ -64,17 +64,20 @@ def driver_processes(run_dir: Path) -> list[psutil.Process]:
 
 
 @pytest.mark.parametrize(
-    ("users", "rate", "duration_s"),
-    [(5, 100, 10), (1, 3000, 5)],
-    ids=["paced", "grouped"],  # above 1000 events/s per user a task sends a group of events
+    ("users", "rate", "duration_s", "processes"),
+    [(5, 100, 10, 1), (1, 3000, 5, 1), (4, 400, 5, 2)],
+    # above 1000 events/s per user a task sends a group of events; two processes share users and keys
+    ids=["paced", "grouped", "two-processes"],
 )
 def test_kafka_user_reports_per_second_and_its_acked_ids_are_in_kafka(
-    load_minimal_env: ProcessRuntime, tmp_path: Path, users: int, rate: float, duration_s: float
+    load_minimal_env: ProcessRuntime, tmp_path: Path, users: int, rate: float, duration_s: float, processes: int
 ) -> None:
     prefix = f"kafka-it-{uuid.uuid4().hex[:8]}"
     with kafka_runner(load_minimal_env, tmp_path).run(
         user="kafka", users=users, rate=rate, duration_s=duration_s, key_prefix=prefix, key_count=20,
+        processes=processes,
     ) as run:
+        assert len(run.pids) == processes and len(set(run.pids)) == processes
         wait_for(lambda: any(s.requests for s in run.seconds()), 15, "a second with requests while running")
     result: LoadResult = run.result
 
@@ -111,18 +114,18 @@ def test_step_shape_changes_the_user_count_in_the_driver(load_minimal_env: Proce
     assert 2 in counts and 4 in counts and counts.index(2) < counts.index(4), counts
 
 
-@pytest.mark.parametrize("interruption", [RuntimeError, KeyboardInterrupt])
+@pytest.mark.parametrize(("interruption", "processes"), [(RuntimeError, 1), (KeyboardInterrupt, 2)])
 def test_an_exception_in_the_block_stops_the_driver_and_keeps_its_records(
-    load_minimal_env: ProcessRuntime, tmp_path: Path, interruption: type[BaseException]
+    load_minimal_env: ProcessRuntime, tmp_path: Path, interruption: type[BaseException], processes: int
 ) -> None:
     runner = kafka_runner(load_minimal_env, tmp_path)
     with pytest.raises(interruption, match="experiment interrupted"):
-        with runner.run(user="kafka", users=2, rate=50, key_prefix="interrupted-it") as run:
-            pid = run.pid
-            assert driver_processes(tmp_path), "the driver should be running inside the block"
+        with runner.run(user="kafka", users=2, rate=50, key_prefix="interrupted-it", processes=processes) as run:
+            pids = run.pids
+            assert len(driver_processes(tmp_path)) == processes, "the drivers should be running inside the block"
             wait_for(lambda: any(s.requests for s in run.seconds()), 15, "a second with requests")
             raise interruption("experiment interrupted")
-    assert not psutil.pid_exists(pid)
+    assert not any(psutil.pid_exists(pid) for pid in pids)
     assert driver_processes(tmp_path) == []
     assert run.result.complete and run.result.stop_reason == "SIGTERM"
     assert run.result.records and run.result.totals.failures == 0
@@ -149,7 +152,7 @@ def test_the_driver_exits_when_its_parent_dies(load_minimal_env: ProcessRuntime,
         parent.wait(timeout=10)
         wait_for(lambda: not driver.is_running() or driver.status() == psutil.STATUS_ZOMBIE, 20,
                  "the orphaned driver to exit")
-        status = json.loads(next(tmp_path.glob("load-*/status.json")).read_text())
+        status = json.loads(next(tmp_path.glob("load-*/status-0.json")).read_text())
         assert status["state"] == "stopped" and status["reason"] == "parent exited"
     finally:
         if parent.poll() is None:

@@ -34,6 +34,11 @@ KAFKA = Target.kafka("127.0.0.1:9092", "events")
         ({"key_prefix": " "}, r"load\.key_prefix must be a non-empty string"),
         ({"key_count": 0}, r"load\.key_count must be an integer >= 1"),
         ({"content_bytes": -1}, r"load\.content_bytes must be an integer >= 0"),
+        ({"processes": 0}, r"load\.processes must be an integer >= 1, got 0"),
+        ({"processes": True}, r"load\.processes must be an integer >= 1, got True"),
+        ({"processes": 21}, r"load\.processes must be between 1 and 20 \(at most users=20, key_count=100 and 32"),
+        ({"processes": 3, "key_count": 2}, r"load\.processes must be between 1 and 2 .*key_count=2"),
+        ({"processes": 33, "users": 40}, r"load\.processes must be between 1 and 32 .*, got 33"),
     ],
 )
 def test_bad_parameters_name_the_field_the_value_and_what_is_allowed(params: dict, message: str) -> None:
@@ -75,7 +80,7 @@ def test_loopback_targets_are_accepted(target: Target) -> None:
 
 
 def test_config_round_trips_through_json() -> None:
-    config = LoadConfig(target=KAFKA, user="kafka", shape="step", duration_s=8, steps=2, seed=3)
+    config = LoadConfig(target=KAFKA, user="kafka", shape="step", duration_s=8, steps=2, seed=3, processes=2)
     assert LoadConfig.from_json(config.to_json()) == config
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chaoskit.errors import ConfigError
-from chaoskit.load.shapes import users_at
+from chaoskit.load.shapes import split, users_at
 
 
 def series(shape: str, *, users: int, duration_s: float, **kw: int) -> list[int | None]:
@@ -50,3 +50,16 @@ def test_negative_time_counts_as_the_start() -> None:
 def test_unknown_shape_is_refused() -> None:
     with pytest.raises(ConfigError, match="wave"):
         users_at("wave", 0.0, users=1, duration_s=1)
+
+
+@pytest.mark.parametrize(
+    ("total", "parts", "shares"), [(7, 3, [3, 2, 2]), (2, 4, [1, 1, 0, 0]), (0, 2, [0, 0]), (9, 1, [9])],
+)
+def test_split_gives_shares_that_add_up_and_differ_by_at_most_one(total: int, parts: int, shares: list[int]) -> None:
+    assert split(total, parts) == shares
+
+
+def test_processes_following_their_split_of_a_shape_follow_the_shape() -> None:
+    for t in range(10):
+        total = users_at("step", float(t), users=10, duration_s=10, steps=4)
+        assert total is not None and sum(split(total, 3)) == total
