@@ -23,7 +23,7 @@ from chaoskit.runtime.base import Runtime
 from chaoskit.runtime.health import QUIET_KAFKA_LOG, DeadlineExceeded, wait_for
 
 if TYPE_CHECKING:
-    from chaoskit.checks import CheckResult, Slo
+    from chaoskit.checks import CheckResult, LoadFigures, Slo
     from chaoskit.load.runner import LoadRun
     from chaoskit.observe.history import History
     from chaoskit.observe.recorder import Recorder
@@ -205,6 +205,12 @@ class Load:
             for r in run.result.records
         ]
 
+    def figures(self) -> list["LoadFigures"]:
+        """What the load check judges of each finished run: was its load process the bottleneck."""
+        from chaoskit.checks.load import LoadFigures
+
+        return [LoadFigures.from_result(run.result) for run in self.runs if not run.running()]
+
 
 Probe = Callable[[], Any]
 
@@ -344,6 +350,7 @@ class Experiment:
             samples=self.load.samples() if self.load.runs else None,
             retry=retry,
             slo=slo,
+            load_runs=self.load.figures() if self.load.runs else None,
         )
         failed = [r for r in self.results if not r.ok]
         if failed:

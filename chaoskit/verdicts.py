@@ -2,7 +2,8 @@
 
 The checks themselves are pure functions (``chaoskit/checks``); this module gathers
 their inputs from an experiment (the history scoped to its key namespace, the final
-Redis state, the timeline, what load saw acknowledged) and runs the ones that apply.
+Redis state, the timeline, what load saw acknowledged and how busy the load process was)
+and runs the ones that apply.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chaoskit.checks import CheckResult, Offender, Slo, check_delivery, check_dlq, check_ordering
-from chaoskit.checks import check_retry, check_slo
+from chaoskit.checks import CheckResult, LoadFigures, Offender, Slo, check_delivery, check_dlq, check_load
+from chaoskit.checks import check_ordering, check_retry, check_slo
 from chaoskit.checks.consistency import check_convergence, differences
 from chaoskit.checks.result import name_ids
 from chaoskit.errors import ConfigError
@@ -89,10 +90,16 @@ def judge(
     samples: Sequence[tuple[float, float, bool]] | None = None,
     retry: RetryPolicy | None = None,
     slo: Slo | Mapping[str, Slo] | None = None,
+    load_runs: Sequence[LoadFigures] | None = None,
 ) -> list[CheckResult]:
-    """Run every check whose inputs are given, after ``consistency`` (the convergence
-    result, computed while the recorder was still running)."""
-    results: list[CheckResult] = [consistency] if consistency is not None else []
+    """Run every check whose inputs are given. ``consistency`` is the convergence result,
+    computed while the recorder was still running; ``load_runs`` are the finished load
+    runs. The load check comes first: whether the load generator was the bottleneck is
+    what a reader must know before trusting the figures that follow, and a failure
+    message then starts with it."""
+    results: list[CheckResult] = [check_load(load_runs)] if load_runs is not None else []
+    if consistency is not None:
+        results.append(consistency)
     state = final_state()
     if acked_by_load is not None:
         results.append(check_acks(history, acked_by_load, timeline))

@@ -4,6 +4,7 @@ that return a CheckResult explaining itself."""
 from chaoskit.checks.consistency import check_consistency, check_convergence
 from chaoskit.checks.delivery import check_delivery
 from chaoskit.checks.dlq import check_dlq
+from chaoskit.checks.load import LoadFigures, check_load
 from chaoskit.checks.ordering import check_ordering
 from chaoskit.checks.recovery import check_recovery
 from chaoskit.checks.result import CheckResult, Offender
@@ -13,6 +14,7 @@ from chaoskit.checks.slo import Slo, check_slo
 
 __all__ = [
     "CheckResult",
+    "LoadFigures",
     "Offender",
     "Slo",
     "backoff_s",
@@ -20,6 +22,7 @@ __all__ = [
     "check_convergence",
     "check_delivery",
     "check_dlq",
+    "check_load",
     "check_ordering",
     "check_recovery",
     "check_retry",

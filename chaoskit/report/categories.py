@@ -4,8 +4,10 @@ A red chaos run means one of two very different things, and a reviewer must tell
 apart at a glance: a **resilience failure** (a check failed: events lost, a DLQ that did
 not drain, state that did not converge; the system needs fixing) or an **infrastructure
 failure** (Kafka did not start, a tool is missing, Toxiproxy refused a call; the run has
-no verdict and must be repeated). The release gate uses the same table, so the report's
-Categories tab and the gate's verdict never disagree.
+no verdict and must be repeated). A failed ``load`` check is the second kind too: the
+load generator was the bottleneck, so what it measured describes itself, not the system.
+The release gate uses the same table, so the report's Categories tab and the gate's
+verdict never disagree.
 
 Allure 2 matches ``messageRegex`` against the whole status message with DOTALL
 (``Pattern.compile(regex, DOTALL).matcher(message).matches()``), first category wins;
@@ -26,7 +28,15 @@ CHECK_NAMES = ("delivery", "dlq", "retry", "consistency", "ordering", "slo", "ro
 # The check name at the start of a line, after an optional "SomeError: " prefix and the
 # "FAILED " that CheckResult.explain() puts first; a check failure wrapped by Hypothesis
 # or an ExceptionGroup still puts it on a line start.
-_AT_LINE_START = r"(?s)(?:.*\n)?(?:[\w.]+: )?(?:FAILED )?"
+_LINE_START = r"(?:.*\n)?(?:[\w.]+: )?(?:FAILED )?"
+_AT_LINE_START = "(?s)" + _LINE_START
+
+# A failed load check (the load generator was the bottleneck) invalidates what the load
+# process measured (the slo figures), not what happened to the events: a message that also
+# fails one of these checks (or acks, verdicts.check_acks) stays a resilience failure, so
+# the gate still holds on it rather than calling the run an environment failure.
+_NOT_VOIDED_BY_LOAD = ("acks", *(check for check in CHECK_NAMES if check != "slo"))
+_LOAD_BOTTLENECK = "(?s)(?!" + _LINE_START + "(?:" + "|".join(_NOT_VOIDED_BY_LOAD) + "):)" + _LINE_START + "load:.*"
 
 INFRASTRUCTURE = "infrastructure"
 RESILIENCE = "resilience"
@@ -62,6 +72,8 @@ CATEGORIES: tuple[Category, ...] = (
              _exception("LoadRunError"), INFRASTRUCTURE),
     Category("Infrastructure failure: configuration rejected", ("broken",),
              _exception("ConfigError", "TargetError", "BlastRadiusError"), INFRASTRUCTURE),
+    Category("Infrastructure failure: the load generator was the bottleneck", ("failed",),
+             _LOAD_BOTTLENECK, INFRASTRUCTURE),
     *(
         Category(f"Resilience failure: {check}", ("failed",), _AT_LINE_START + re.escape(check) + r":.*", RESILIENCE)
         for check in CHECK_NAMES

@@ -8,8 +8,9 @@ Three verdicts, each with its own exit code, because "no" has two meanings:
 * ``environment-failure`` (3): the environment could not start or be driven (a broken
   result in an infrastructure category of ``categories.py``: ComponentStartError,
   MissingToolError, a fault that could not be injected or healed, a dead load generator,
-  rejected configuration), a result file is unreadable, or there are no results at all:
-  the run has no verdict and must be repeated. It is never reported as a pass.
+  rejected configuration), or it could not measure (a failed ``load`` check: the load
+  generator was the bottleneck), a result file is unreadable, or there are no results at
+  all: the run has no verdict and must be repeated. It is never reported as a pass.
 
 When a required check really failed, ``hold`` wins over ``environment-failure``: a
 definite red must not be hidden behind a flaky environment. Results of one test retried
@@ -94,7 +95,8 @@ def decide(results_dir: Path, policy: GatePolicy) -> GateDecision:
     other_holds: list[str] = []
     infra = [o for o in experiments if o.kind == INFRASTRUCTURE]
     for o in infra:
-        reasons.append(f"environment: {o.name} could not run: {o.message}")
+        what = "could not run" if o.status == "broken" else "ran without a valid measurement"
+        reasons.append(f"environment: {o.name} {what}: {o.message}")
     for o in experiments:
         if not o.required_by or o.status == "passed" or o.kind == INFRASTRUCTURE:
             continue

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit.report.categories import CATEGORIES, CHECK_NAMES, categorize, matches, write_categories
+from chaoskit.checks.load import LoadFigures, check_load
+from chaoskit.report.categories import CATEGORIES, CHECK_NAMES, INFRASTRUCTURE, RESILIENCE, categorize, matches
+from chaoskit.report.categories import write_categories
 
 
 @pytest.mark.parametrize(
@@ -69,10 +71,35 @@ def test_matching_is_whole_message_like_allure() -> None:
 
 
 def test_every_check_chaoskit_ships_has_its_category() -> None:
-    """A new check module (``NAME = "..."``) needs its name in CHECK_NAMES to be filed."""
+    """A new check module (``NAME = "..."``) needs a category of its own to be filed: its name in
+    CHECK_NAMES for a resilience check, or its own entry (load) when its failure voids the run."""
     checks = Path(__file__).resolve().parents[3] / "chaoskit" / "checks"
     names = {m.group(1) for f in checks.glob("*.py") for m in [re.search(r'^NAME = "(\w+)"', f.read_text(), re.M)] if m}
-    assert names and names <= set(CHECK_NAMES)
+    filed = {name: categorize("failed", f"AssertionError: FAILED {name}: x") for name in names}
+    assert names and all(c is not None and c.name != "Resilience failure: other assertion" for c in filed.values())
+    assert {name for name, c in filed.items() if c is not None and c.kind == RESILIENCE} == set(CHECK_NAMES)
+
+
+# what Experiment.verify() raises: the failed checks' explanations, the load check first
+BUSY = LoadFigures("load-02-kafka-constant", "kafka", 52100, 0.97, True)
+LOAD_FAILED = "AssertionError: " + check_load([BUSY]).explain()
+SLO_FAILED = "FAILED slo: SLO breached during the faults — during: 100 samples, error rate 0.00% (≤ 1.00%)"
+DELIVERY_FAILED = "FAILED delivery: 3 of 1000 events lost (e-17, e-18, e-90)\n  - e-17 (trace t-17): expected applied"
+
+
+def test_a_bottlenecked_load_generator_is_an_infrastructure_failure() -> None:
+    """Its slo figures describe the load generator: no verdict on the system, the run must be repeated."""
+    for message in (LOAD_FAILED, LOAD_FAILED + "\n" + SLO_FAILED):
+        found = categorize("failed", message)
+        assert found is not None and found.kind == INFRASTRUCTURE
+        assert found.name == "Infrastructure failure: the load generator was the bottleneck"
+
+
+def test_a_check_the_load_generator_cannot_void_stays_a_resilience_failure() -> None:
+    """Events lost are lost however busy the load process was: the gate must still hold on them."""
+    for message in ("AssertionError: " + DELIVERY_FAILED, LOAD_FAILED + "\n" + DELIVERY_FAILED):
+        found = categorize("failed", message)
+        assert found is not None and (found.name, found.kind) == ("Resilience failure: delivery", RESILIENCE)
 
 
 def test_categories_file_is_what_allure_reads(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from chaoskit.checks.load import LoadFigures, check_load
 from chaoskit.report import cli as report_cli
 from chaoskit.report.gate import ENVIRONMENT_FAILURE, HOLD, PASS, decide, run_gate
 from chaoskit.report.policy import GatePolicy
@@ -132,6 +133,24 @@ def test_a_real_failure_is_not_hidden_behind_a_broken_environment(tmp_path: Path
     decision = decide(results, POLICY)
     assert decision.verdict == HOLD
     assert any(r.startswith("environment:") for r in decision.reasons)
+
+
+def test_a_bottlenecked_load_generator_gives_no_verdict_but_lost_events_still_hold(tmp_path: Path) -> None:
+    """A failed load check voids the measurement (environment failure); it does not hide a lost event."""
+    busy = "AssertionError: " + check_load([LoadFigures("load-01-http-constant", "http", 9000, 0.97, False)]).explain()
+    results = write(tmp_path / "r", result("test_baseline_throughput", "failed", "critical", busy))
+    decision = decide(results, POLICY)
+    assert (decision.verdict, decision.exit_code) == (ENVIRONMENT_FAILURE, 3)
+    assert decision.experiments[0].category == "Infrastructure failure: the load generator was the bottleneck"
+    assert decision.reasons == [
+        "environment: test_baseline_throughput ran without a valid measurement: AssertionError: FAILED load: "
+        "the load generator was the bottleneck (limit 90% of a core) in load-01-http-constant (97% of a core): "
+        "its latencies include its own queueing, so the slo figures describe the load generator, not the system; "
+        "lower the rate or the users, or spread them over more load processes (processes=N), and run again"
+    ]
+    lost = busy + "\nFAILED delivery: 3 of 1000 events lost (e-17, e-18, e-90)"
+    results = write(tmp_path / "r2", result("test_baseline_throughput", "failed", "critical", lost))
+    assert decide(results, POLICY).verdict == HOLD
 
 
 def test_required_experiments_that_did_not_run_or_were_skipped_hold(tmp_path: Path) -> None:
