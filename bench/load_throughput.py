@@ -3,19 +3,21 @@
 Prints ONE JSON line::
 
     {"order_service_eps": A, "kafka_user_eps": B, "producer_performance_eps": C,
-     "ratio": B/C, "load_cpu_share": F}
+     "ratio": B/C, "load_cpu_share": F, "kafka_processes": N, "kafka_user_eps_one_process": B1}
 
 All three against the same broker, in one run, on the reference topology (process runtime):
 
 - A: events/s order-service acknowledged (HTTP 202) under the HTTP user, flat out;
-- B: events/s the Kafka user got delivery reports for, flat out, on a bench topic;
+- B: events/s the Kafka user got delivery reports for, flat out, on a bench topic, in
+  ``--kafka-processes`` load processes (B1: the same users in one process);
 - C: Kafka's ``org.apache.kafka.tools.ProducerPerformance`` on the same topic, records of
   the Kafka user's value size, ``acks=all`` like the Kafka user (the anchor: the ratio
   says how much of what the broker can take one Locust process delivers; target >= 0.5);
 - F: CPU seconds of the Locust driver processes / (their wall seconds x cores).
 
-The Kafka user and ProducerPerformance alternate for ``--rounds`` rounds and B and C are
-the medians, so a noisy neighbour on a shared machine skews both sides alike. "Sustained"
+The Kafka user (in N processes, then in one) and ProducerPerformance alternate for
+``--rounds`` rounds and B, B1 and C are the medians, so a noisy neighbour on a shared
+machine skews both sides alike. "Sustained"
 rates leave out the first seconds (connections, the idempotent producer's id) and the
 last partial second. workflow-service and redriver are stopped first: they would consume
 the load's events and take CPU from the producers being measured.
@@ -89,6 +91,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of each Locust run")
     parser.add_argument("--http-users", type=int, default=32)
     parser.add_argument("--kafka-users", type=int, default=8)
+    parser.add_argument("--kafka-processes", type=int, default=2, help="load processes for B (B1 is one)")
     parser.add_argument("--content-bytes", type=int, default=256)
     parser.add_argument("--pp-records", type=int, default=1_500_000, help="records ProducerPerformance sends per round")
     parser.add_argument("--rounds", type=int, default=3, help="Kafka user / ProducerPerformance pairs, medians reported")
@@ -109,26 +112,31 @@ def main() -> None:
                 pass
             results = [run.result]
             kafka = LoadRunner(out, Target.kafka(bootstrap, BENCH_TOPIC))
-            kafka_eps, pp_eps = [], []
+            kafka_eps: dict[int, list[float]] = {args.kafka_processes: [], 1: []}
+            pp_eps = []
             for round_ in range(args.rounds):
-                with kafka.run(user="kafka", users=args.kafka_users, rate=FLAT_OUT_RATE, duration_s=args.duration,
-                               key_prefix=f"bench-kafka-{round_}", content_bytes=args.content_bytes) as run:
-                    pass
-                results.append(run.result)
-                kafka_eps.append(sustained_eps(run.result))
+                for processes in kafka_eps:
+                    with kafka.run(user="kafka", users=args.kafka_users, rate=FLAT_OUT_RATE, duration_s=args.duration,
+                                   key_prefix=f"bench-kafka-{round_}-{processes}", content_bytes=args.content_bytes,
+                                   processes=processes) as run:
+                        pass
+                    results.append(run.result)
+                    kafka_eps[processes].append(sustained_eps(run.result))
                 pp_eps.append(producer_performance(bootstrap, record_size, args.pp_records))
     finally:
         runtime.down()
 
     cpu = sum(r.driver_cpu_s or 0.0 for r in results)
     wall = sum(r.driver_wall_s or 0.0 for r in results)
-    kafka_median, pp_median = statistics.median(kafka_eps), statistics.median(pp_eps)
+    kafka_median, pp_median = statistics.median(kafka_eps[args.kafka_processes]), statistics.median(pp_eps)
     print(json.dumps({
         "order_service_eps": round(sustained_eps(results[0]), 1),
         "kafka_user_eps": round(kafka_median, 1),
         "producer_performance_eps": round(pp_median, 1),
         "ratio": round(kafka_median / pp_median, 3),
         "load_cpu_share": round(cpu / (wall * (os.cpu_count() or 1)), 3) if wall else None,
+        "kafka_processes": args.kafka_processes,
+        "kafka_user_eps_one_process": round(statistics.median(kafka_eps[1]), 1),
     }))
 
 if __name__ == "__main__":
