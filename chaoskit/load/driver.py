@@ -39,9 +39,8 @@ from locust.env import Environment
 from locust.runners import STATE_STOPPED, LocalRunner
 
 from chaoskit.load import users
-from chaoskit.load.users import Row
 from chaoskit.load.config import LoadConfig
-from chaoskit.load.records import RunFiles, SecondStats, describe_error, encode_records, summarize
+from chaoskit.load.records import Row, RunFiles, SecondStats, describe_error, encode_records, summarize
 from chaoskit.load.shapes import split, users_at
 
 STATS_INTERVAL_S = 1.0

@@ -77,9 +77,11 @@ class SecondStats:
         return cls(**data)
 
 
-_OK = RequestRecord._fields.index("ok")
+# A request record as the load process keeps it: a plain tuple of RequestRecord's fields.
+Row = tuple[str, str, str, int, bool, float, float, "str | None"]
+OK = RequestRecord._fields.index("ok")
+LATENCY_MS = RequestRecord._fields.index("latency_ms")
 _ERROR_LENGTH = 300
-_LATENCY_MS = RequestRecord._fields.index("latency_ms")
 
 
 def describe_error(exception: BaseException) -> str:
@@ -101,8 +103,8 @@ def summarize(records: Iterable[Sequence[Any]]) -> Summary:
     latencies: list[float] = []
     failures = 0
     for record in records:
-        latencies.append(record[_LATENCY_MS])
-        failures += not record[_OK]
+        latencies.append(record[LATENCY_MS])
+        failures += not record[OK]
     latencies.sort()
     return Summary(
         requests=len(latencies),
@@ -147,7 +149,7 @@ class RunFiles:
         return self.dir / f"driver-{self.process}.log"
 
 
-def encode_records(rows: Sequence[tuple[Any, ...]]) -> bytes:
+def encode_records(rows: Sequence[Row]) -> bytes:
     """One line of ``events.jsonl``: the second's batch as a JSON array of field arrays."""
     return orjson.dumps(rows) + b"\n"
 

@@ -30,13 +30,10 @@ from locust.stats import RequestStats, StatsEntry
 
 from chaoskit.load.config import LoadConfig, Target
 from chaoskit.load.documents import Document, KeySpace
-from chaoskit.load.records import RequestRecord, describe_error
+from chaoskit.load.records import LATENCY_MS, Row, describe_error
 
-# A request record as the load process keeps it: a plain tuple of RequestRecord's fields.
-Row = tuple[str, str, str, int, bool, float, float, "str | None"]
 # Where the Kafka user's rows go: the driver's recorder (None when run as a plain locustfile).
 Sink = Callable[[list[Row]], None]
-_LATENCY_MS = RequestRecord._fields.index("latency_ms")
 
 # librdkafka's bounded wait when its local queue is full: yield to other greenlets meanwhile.
 _QUEUE_FULL_BACKOFF_S = 0.005
@@ -142,7 +139,7 @@ class Deliveries:
         errors, self.errors = self.errors, []
         if not rows:
             return
-        latencies = [row[_LATENCY_MS] for row in rows]
+        latencies = [row[LATENCY_MS] for row in rows]
         now = time.time()
         part = StatsEntry(self.stats, self.topic, "KAFKA")
         part.num_requests = len(rows)
