@@ -63,7 +63,9 @@ class LoadRun:
         return [proc.pid for proc in self._procs]
 
     def seconds(self) -> list[SecondStats]:
-        """The per-second statistics written so far (one entry per elapsed second)."""
+        """The per-second statistics written so far (one entry per elapsed second). With
+        several processes this reads their records too (for exact percentiles): poll it
+        every second or so, not in a tight loop."""
         return read_seconds(self.files)
 
     def running(self) -> bool:
