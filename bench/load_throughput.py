@@ -3,7 +3,8 @@
 Prints ONE JSON line::
 
     {"order_service_eps": A, "kafka_user_eps": B, "producer_performance_eps": C,
-     "ratio": B/C, "load_cpu_share": F, "kafka_processes": N, "kafka_user_eps_one_process": B1}
+     "ratio": B/C, "load_cpu_share": F, "kafka_processes": N, "kafka_user_eps_one_process": B1,
+     "load_core_share_max": G, "rounds": {...}}
 
 All three against the same broker, in one run, on the reference topology (process runtime):
 
@@ -13,7 +14,9 @@ All three against the same broker, in one run, on the reference topology (proces
 - C: Kafka's ``org.apache.kafka.tools.ProducerPerformance`` on the same topic, records of
   the Kafka user's value size, ``acks=all`` like the Kafka user (the anchor: the ratio
   says how much of what the broker can take one Locust process delivers; target >= 0.5);
-- F: CPU seconds of the Locust driver processes / (their wall seconds x cores).
+- F: CPU seconds of the Locust driver processes / (their wall seconds x cores); with
+  ``load_core_share_max``, the busiest single load process (1.0 = one core: flat out, a
+  gevent loop is the limit, which is what ``processes`` is for), and each round's figures.
 
 The Kafka user (in N processes, then in one) and ProducerPerformance alternate for
 ``--rounds`` rounds and B, B1 and C are the medians, so a noisy neighbour on a shared
@@ -137,6 +140,12 @@ def main() -> None:
         "load_cpu_share": round(cpu / (wall * (os.cpu_count() or 1)), 3) if wall else None,
         "kafka_processes": args.kafka_processes,
         "kafka_user_eps_one_process": round(statistics.median(kafka_eps[1]), 1),
+        "load_core_share_max": round(max(r.core_share or 0.0 for r in results), 3),
+        "rounds": {
+            "kafka_user_eps": [round(eps) for eps in kafka_eps[args.kafka_processes]],
+            "kafka_user_eps_one_process": [round(eps) for eps in kafka_eps[1]],
+            "producer_performance_eps": [round(eps) for eps in pp_eps],
+        },
     }))
 
 if __name__ == "__main__":
