@@ -202,10 +202,10 @@ def _quiet_garbage_collector() -> None:
     queue, each holding a few tracked objects (its document, its delivery callback), so
     with the default thresholds young collections ran every few hundred events and moved
     them into generations that full collections kept walking: a quarter of the process's
-    time (bench/load_throughput.py: 71k events/s before, 92-101k after). The hot path makes
-    no reference cycles (what it allocates dies by reference count), so collections can be
-    rare: startup's objects are frozen out of the collector, young collections run every
-    200 000 allocations and the older generations almost never.
+    time (one process, 8 Kafka users flat out: 71k events/s before, 81-101k after). The
+    hot path makes no reference cycles (what it allocates dies by reference count), so
+    collections can be rare: startup's objects are frozen out of the collector, young
+    collections run every 200 000 allocations and the older generations almost never.
     """
     gc.freeze()
     gc.set_threshold(*_GC_THRESHOLDS)
