@@ -81,6 +81,7 @@ class SecondStats:
 Row = tuple[str, str, str, int, bool, float, float, "str | None"]
 OK = RequestRecord._fields.index("ok")
 LATENCY_MS = RequestRecord._fields.index("latency_ms")
+ERROR = RequestRecord._fields.index("error")
 _ERROR_LENGTH = 300
 
 

@@ -30,7 +30,7 @@ from locust.stats import RequestStats, StatsEntry
 
 from chaoskit.load.config import LoadConfig, Target
 from chaoskit.load.documents import Document, KeySpace
-from chaoskit.load.records import LATENCY_MS, Row, describe_error
+from chaoskit.load.records import ERROR, LATENCY_MS, OK, Row, describe_error
 
 # Where the Kafka user's rows go: the driver's recorder (None when run as a plain locustfile).
 Sink = Callable[[list[Row]], None]
@@ -117,7 +117,6 @@ class Deliveries:
         self.topic = topic
         self.sink = sink
         self.rows: list[Row] = []
-        self.errors: list[KafkaException] = []
         self.sent_bytes = 0
 
     def report(
@@ -126,17 +125,11 @@ class Deliveries:
         """librdkafka's delivery callback (bound with ``functools.partial`` per event)."""
         latency_ms = (time.perf_counter() - started) * 1000
         self.sent_bytes += size
-        if err is None:
-            self.rows.append((doc.event_id, doc.trace_id, doc.key, doc.version, True, sent_at, latency_ms, None))
-        else:
-            error = KafkaException(err)
-            self.errors.append(error)
-            self.rows.append((doc.event_id, doc.trace_id, doc.key, doc.version, False, sent_at, latency_ms,
-                              describe_error(error)))
+        error = None if err is None else describe_error(KafkaException(err))
+        self.rows.append((doc.event_id, doc.trace_id, doc.key, doc.version, err is None, sent_at, latency_ms, error))
 
     def flush(self) -> None:
         rows, self.rows = self.rows, []
-        errors, self.errors = self.errors, []
         if not rows:
             return
         latencies = [row[LATENCY_MS] for row in rows]
@@ -152,8 +145,9 @@ class Deliveries:
         part.last_request_timestamp = now
         self.stats.total.extend(part)
         self.stats.get(self.topic, "KAFKA").extend(part)
-        for error in errors:
-            self.stats.log_error("KAFKA", self.topic, error)
+        for row in rows:
+            if not row[OK]:
+                self.stats.log_error("KAFKA", self.topic, row[ERROR])
         if self.sink is not None:
             self.sink(rows)
 
@@ -185,8 +179,8 @@ class KafkaProducerUser(User):
     def on_start(self) -> None:
         _stagger(self.rate_per_user)
 
-    @classmethod
-    def _serve_reports(cls, producer: Producer, deliveries: Deliveries) -> None:
+    @staticmethod
+    def _serve_reports(producer: Producer, deliveries: Deliveries) -> None:
         while True:
             producer.poll(0)
             deliveries.flush()
@@ -194,7 +188,7 @@ class KafkaProducerUser(User):
 
     def _open(self) -> tuple[Producer, Deliveries]:
         cls = type(self)
-        if cls._producer is None or cls._deliveries is None:
+        if cls._producer is None or cls._deliveries is None:  # set together; both for the type checker
             cls._producer = Producer({
                 "bootstrap.servers": cls.bootstrap,
                 "acks": "all",
