@@ -100,7 +100,8 @@ def _print_status(status: dict, as_json: bool) -> None:
 
 def _run_suite(pytest_args: list[str]) -> int:
     """The main job: experiments (results in reports/allure-results), then the HTML report,
-    then the gate; the exit code is the gate's (0 pass, 1 hold, 3 environment failure)."""
+    then the gate; the exit code is the gate's (0 pass, 1 hold, 3 environment failure,
+    4 experiment error, 5 interrupted)."""
     import subprocess
 
     results = Path(report_cli.RESULTS)

@@ -41,7 +41,13 @@ class BlastRadiusError(ChaoskitError):
     """A fault, load or probe was aimed at something outside the environment's topology."""
 
 
-class ExperimentTimeout(ChaoskitError):
+class ExperimentInterrupted(ChaoskitError):
+    """An experiment was stopped before it could reach a verdict (Ctrl-C, SIGTERM from a
+    cancelled CI job, its time budget). Its result is broken, never passed: nothing was
+    decided, whatever the checks that did run said."""
+
+
+class ExperimentTimeout(ExperimentInterrupted):
     """An experiment ran past its time budget; it was stopped, its faults healed."""
 
 

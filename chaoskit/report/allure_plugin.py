@@ -7,8 +7,13 @@ Then it
   hypothesis), severity, tags, feature and story (feature and story otherwise come from
   the faults injected, see ``report_experiment``), and the run's seed as a parameter
   (excluded from Allure's history id, so trends follow the experiment across seeds);
+* files an experiment stopped by Ctrl-C or SIGTERM as ``broken`` with all its labels
+  (allure-pytest alone records it as *passed* with none: pytest makes no report for a
+  phase a KeyboardInterrupt cut short, and the setup phase had passed);
+* keeps ``chaoskit-run.json`` (``run_file.py``) in the results directory: which
+  experiments were selected, and whether the run finished or was interrupted;
 * writes, at the end of the session, ``environment.properties`` (pinned versions,
-  runtime, seed, topology), ``categories.json`` (resilience vs infrastructure failures)
+  runtime, seed, topology), ``categories.json`` (what a red result asks of its reader)
   and, under CI, ``executor.json`` into the results directory.
 
 Labels are added as allure-pytest's own ``allure_label`` marks at collection, first, so
@@ -18,16 +23,20 @@ Labels are added as allure-pytest's own ``allure_label`` marks at collection, fi
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import allure
 import pytest
+from allure_commons.model2 import Status, StatusDetails
 
+from chaoskit.errors import ExperimentInterrupted
 from chaoskit.options import ChaosOptions
 from chaoskit.report.categories import write_categories
 from chaoskit.report.environment import write_environment, write_executor
+from chaoskit.report.run_file import FINISHED, INTERRUPTED, RunFile, started
 
 SEVERITIES = ("blocker", "critical", "normal", "minor", "trivial")
 _TEXT_FIELDS = ("title", "hypothesis", "feature", "story")
@@ -46,6 +55,9 @@ class ChaosAllure:
 
     def __init__(self, results_dir: Path) -> None:
         self.results_dir = results_dir
+        self.run: RunFile | None = None
+        self.begun: set[str] = set()
+        self.interrupted_by = ""
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -55,6 +67,46 @@ class ChaosAllure:
                 continue
             for mark in marks_for(item.nodeid, marker.kwargs):
                 item.add_marker(mark)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if hasattr(session.config, "workerinput"):
+            return
+        chosen = [item.nodeid for item in session.items if item.get_closest_marker("chaos") is not None]
+        self.run = started(chosen)
+        self.run.write(self.results_dir)
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.begun.add(nodeid)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[object]:
+        """Inside allure-pytest's own wrapper, which writes the result once this returns:
+        an interruption turns the result being written into a labelled ``broken`` one."""
+        try:
+            return (yield)
+        except KeyboardInterrupt as interrupt:
+            self.interrupted_by = _signal_name(interrupt)
+            if item.get_closest_marker("chaos") is not None:
+                self._file_interrupted(item, self.interrupted_by)
+            raise
+
+    def _file_interrupted(self, item: pytest.Item, why: str) -> None:
+        listener = item.config.pluginmanager.getplugin("allure_listener")
+        result = listener.allure_logger.get_test(None) if listener is not None else None
+        if result is None:
+            return
+        error = ExperimentInterrupted(
+            f"{item.name} was interrupted by {why} before it reached a verdict; its faults were healed and "
+            f"its load stopped on teardown. Nothing was decided: rerun it."
+        )
+        result.status = Status.BROKEN
+        result.statusDetails = StatusDetails(message=f"{type(error).__module__}.{type(error).__name__}: {error}")
+        # allure-pytest labels a result in its teardown hook, which an interrupted test never reaches
+        labels = listener.pytest_runtest_teardown(item)
+        next(labels)
+        next(labels, None)
+        self.pytest_runtest_teardown(item)
 
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
         """Title and seed go on at teardown: allure-pytest sets the result's name after
@@ -70,13 +122,39 @@ class ChaosAllure:
         if options is not None:
             allure.dynamic.parameter("seed", options.seed, excluded=True)
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(session.config, "workerinput"):
             return  # xdist workers: the controller writes the run-level files once
         self.results_dir.mkdir(parents=True, exist_ok=True)
+        self._finish_run(session, exitstatus)
         write_environment(self.results_dir, _options(session.config))
         write_categories(self.results_dir)
         write_executor(self.results_dir)
+
+
+    def _finish_run(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.run is None:
+            return  # collection never finished: no experiment was selected
+        not_run = tuple(nodeid for nodeid in self.run.experiments if nodeid not in self.begun)
+        stop = session.shouldstop or session.shouldfail
+        if self.interrupted_by:
+            reason = f"stopped by {self.interrupted_by}"
+        elif exitstatus == pytest.ExitCode.INTERRUPTED:
+            reason = "stopped by Ctrl-C (SIGINT) or SIGTERM"
+        elif stop and not_run:
+            reason = f"pytest stopped early: {stop}"
+        else:
+            reason = ""
+        state = INTERRUPTED if reason else FINISHED
+        RunFile(
+            state=state, pid=self.run.pid, started=self.run.started, experiments=self.run.experiments,
+            not_run=not_run, reason=reason, ended=time.time(),
+        ).write(self.results_dir)
+
+
+def _signal_name(interrupt: KeyboardInterrupt) -> str:
+    """"SIGTERM" when the main plugin turned a SIGTERM into this interrupt, else Ctrl-C."""
+    return "SIGTERM (a cancelled job)" if interrupt.args == ("SIGTERM",) else "Ctrl-C (SIGINT)"
 
 
 def marks_for(nodeid: str, kwargs: Mapping[str, Any]) -> list[pytest.MarkDecorator]:

@@ -1,11 +1,14 @@
-"""Allure categories that separate "the system is not resilient" from "the run could not start".
+"""Allure categories that tell a reader of a red result what to do about it.
 
-A red chaos run means one of two very different things, and a reviewer must tell them
+A red chaos run means one of four very different things, and a reviewer must tell them
 apart at a glance: a **resilience failure** (a check failed: events lost, a DLQ that did
-not drain, state that did not converge; the system needs fixing) or an **infrastructure
-failure** (Kafka did not start, a tool is missing, Toxiproxy refused a call; the run has
-no verdict and must be repeated). A failed ``load`` check is the second kind too: the
-load generator was the bottleneck, so what it measured describes itself, not the system.
+not drain, state that did not converge; fix the system), an **experiment error** (a typo,
+an unknown fault, link or parameter, a bug in the experiment; fix the experiment: rerunning
+cannot help), an **infrastructure failure** (Kafka did not start, a tool is missing,
+Toxiproxy refused a call; the run has no verdict and must be repeated) or an
+**interruption** (Ctrl-C, a cancelled CI job's SIGTERM, the time budget: nothing was
+decided). A failed ``load`` check is an infrastructure failure too: the load generator was
+the bottleneck, so what it measured describes itself, not the system.
 The release gate uses the same table, so the report's Categories tab and the gate's
 verdict never disagree.
 
@@ -41,6 +44,7 @@ _LOAD_BOTTLENECK = "(?s)(?!" + _LINE_START + "(?:" + "|".join(_NOT_VOIDED_BY_LOA
 INFRASTRUCTURE = "infrastructure"
 RESILIENCE = "resilience"
 EXPERIMENT_ERROR = "experiment-error"
+INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class Category:
     name: str
     statuses: tuple[str, ...]
     message_regex: str | None
-    kind: str  # INFRASTRUCTURE, RESILIENCE or EXPERIMENT_ERROR: what the gate makes of it
+    kind: str  # INFRASTRUCTURE, RESILIENCE, EXPERIMENT_ERROR or INTERRUPTED: what the gate makes of it
 
     def as_allure(self) -> dict[str, object]:
         entry: dict[str, object] = {"name": self.name, "matchedStatuses": list(self.statuses)}
@@ -62,6 +66,9 @@ def _exception(*names: str) -> str:
 
 
 CATEGORIES: tuple[Category, ...] = (
+    # First: an interrupted experiment's message may name anything it was doing when stopped.
+    Category("Interrupted: no verdict (Ctrl-C, SIGTERM or the time budget stopped it)", ("broken",),
+             _exception("ExperimentInterrupted", "ExperimentTimeout"), INTERRUPTED),
     Category("Infrastructure failure: a component did not start", ("broken",),
              _exception("ComponentStartError"), INFRASTRUCTURE),
     Category("Infrastructure failure: a required tool is missing", ("broken",),
@@ -70,8 +77,6 @@ CATEGORIES: tuple[Category, ...] = (
              _exception("ToxiproxyError", "HealError", "ScheduleError"), INFRASTRUCTURE),
     Category("Infrastructure failure: the load generator failed", ("broken",),
              _exception("LoadRunError"), INFRASTRUCTURE),
-    Category("Infrastructure failure: configuration rejected", ("broken",),
-             _exception("ConfigError", "TargetError", "BlastRadiusError"), INFRASTRUCTURE),
     Category("Infrastructure failure: the load generator was the bottleneck", ("failed",),
              _LOAD_BOTTLENECK, INFRASTRUCTURE),
     *(
@@ -81,7 +86,8 @@ CATEGORIES: tuple[Category, ...] = (
     Category("Resilience failure: steady state not restored", ("failed",),
              _AT_LINE_START + r"steady state\b.*", RESILIENCE),
     Category("Resilience failure: other assertion", ("failed",), None, RESILIENCE),
-    Category("Experiment error: ran past its time budget", ("broken",), _exception("ExperimentTimeout"), EXPERIMENT_ERROR),
+    Category("Experiment error: input rejected (a typo, an unknown fault, link or parameter)", ("broken",),
+             _exception("ConfigError", "TargetError", "BlastRadiusError"), EXPERIMENT_ERROR),
     Category("Experiment error (a bug in the experiment or chaoskit)", ("broken",), None, EXPERIMENT_ERROR),
 )
 

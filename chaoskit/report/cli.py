@@ -2,7 +2,7 @@
 
 ``add_cli(subparsers)`` adds them to the main parser; ``handle(args)`` runs the one
 chosen and returns the process exit code (gate: 0 pass, 1 hold, 3 environment
-failure; report: 0). Bad input raises ConfigError, which the CLI prints with exit 2.
+failure, 4 experiment error, 5 interrupted; report: 0). Bad input raises ConfigError, which the CLI prints with exit 2.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ RESULTS = "reports/allure-results"
 
 def add_cli(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gate = subparsers.add_parser(
-        "gate", help="decide a release from a run's Allure results (exit 0 pass, 1 hold, 3 environment failure)"
+        "gate", help="decide a release from a run's Allure results (exit 0 pass, 1 hold, 3 environment failure, 4 experiment error, 5 interrupted)"
     )
     gate.add_argument("--results", type=Path, default=Path(RESULTS), help=f"the Allure results (default {RESULTS})")
     gate.add_argument("--policy", type=Path, default=None,

@@ -1,20 +1,27 @@
 """``chaoskit gate``: one yes/no for a release, from a run's Allure results.
 
-Three verdicts, each with its own exit code, because "no" has two meanings:
+Five verdicts, each with its own exit code, because "no" means different things and each
+asks its reader for something else:
 
 * ``pass`` (0): every required experiment passed and the others stayed within budget;
 * ``hold`` (1): the system failed a required resilience check (or too many others
-  failed, or a required experiment did not run): fix the system before releasing;
+  failed, or a required experiment did not run or was skipped): fix the system;
 * ``environment-failure`` (3): the environment could not start or be driven (a broken
   result in an infrastructure category of ``categories.py``: ComponentStartError,
-  MissingToolError, a fault that could not be injected or healed, a dead load generator,
-  rejected configuration), or it could not measure (a failed ``load`` check: the load
-  generator was the bottleneck), a result file is unreadable, or there are no results at
-  all: the run has no verdict and must be repeated. It is never reported as a pass.
+  MissingToolError, a fault that could not be injected or healed, a dead load generator),
+  or it could not measure (a failed ``load`` check: the load generator was the
+  bottleneck), a result file is unreadable, or there are no results at all: rerun;
+* ``experiment-error`` (4): a required experiment (or too many others) broke on its own
+  input or code: a typo, an unknown fault, link or parameter. Rerunning cannot help: fix
+  the experiment;
+* ``interrupted`` (5): an experiment or the whole run was stopped before it decided
+  (Ctrl-C, a cancelled job's SIGTERM, a time budget, ``-x``, a killed session, as
+  ``chaoskit-run.json`` tells): nothing was decided.
 
-When a required check really failed, ``hold`` wins over ``environment-failure``: a
-definite red must not be hidden behind a flaky environment. Results of one test retried
-within a run (same Allure historyId) count once, by their latest attempt.
+None but ``pass`` lets a release go. When a required check really failed, ``hold`` wins
+over the others: a definite red must not be hidden behind an interruption or a flaky
+environment. Results of one test retried within a run (same Allure historyId) count
+once, by their latest attempt. (Exit code 2 stays the command line's: bad input.)
 """
 
 from __future__ import annotations
@@ -25,11 +32,13 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from chaoskit.report.categories import INFRASTRUCTURE, RESILIENCE, categorize
+from chaoskit.report.categories import EXPERIMENT_ERROR, INFRASTRUCTURE, INTERRUPTED, RESILIENCE, categorize
 from chaoskit.report.policy import GatePolicy
+from chaoskit.report.run_file import NAME, RunFile
 
 PASS, HOLD, ENVIRONMENT_FAILURE = "pass", "hold", "environment-failure"
-EXIT_CODES = {PASS: 0, HOLD: 1, ENVIRONMENT_FAILURE: 3}
+EXPERIMENT_ERROR_VERDICT, INTERRUPTED_RUN = "experiment-error", "interrupted"
+EXIT_CODES = {PASS: 0, HOLD: 1, ENVIRONMENT_FAILURE: 3, EXPERIMENT_ERROR_VERDICT: 4, INTERRUPTED_RUN: 5}
 _BAD = ("failed", "broken")
 
 
@@ -44,7 +53,7 @@ class Outcome:
     severity: str
     required_by: str  # why it must pass ("severity critical", "required test_baseline*"), or ""
     category: str
-    kind: str  # infrastructure, resilience, experiment-error, or "" when passed/skipped
+    kind: str  # infrastructure, resilience, experiment-error, interrupted, or "" when passed/skipped
     message: str  # first line of the failure message
 
 
@@ -90,40 +99,59 @@ def decide(results_dir: Path, policy: GatePolicy) -> GateDecision:
     experiments = [_outcome(r, policy) for r in _latest_attempts(raw)]
     experiments.sort(key=lambda o: (o.status == "passed", o.required_by == "", o.name))
     reasons: list[str] = [f"unreadable result file {name}: {why}" for name, why in unreadable]
+    try:
+        run = RunFile.read(results_dir)
+    except ValueError as err:
+        run, unreadable = None, [*unreadable, (NAME, str(err))]
+        reasons.append(f"unreadable run file: {err}")
 
     failed_checks: list[str] = []  # definite resilience failures: these make a hold
+    experiment_errors: list[str] = []
     other_holds: list[str] = []
+    interrupted = [f"interrupted: {o.name}: no verdict ({o.message})" for o in experiments if o.kind == INTERRUPTED]
+    stopped = run.interruption() if run is not None else None
+    if stopped:
+        interrupted.insert(0, f"interrupted: {stopped}: no verdict")
     infra = [o for o in experiments if o.kind == INFRASTRUCTURE]
     for o in infra:
         what = "could not run" if o.status == "broken" else "ran without a valid measurement"
         reasons.append(f"environment: {o.name} {what}: {o.message}")
     for o in experiments:
-        if not o.required_by or o.status == "passed" or o.kind == INFRASTRUCTURE:
+        if not o.required_by or o.status == "passed" or o.kind in (INFRASTRUCTURE, INTERRUPTED):
             continue
         text = f"required ({o.required_by}) experiment {o.name} is {o.status}" + (f": {o.message}" if o.message else "")
-        (failed_checks if o.kind == RESILIENCE else other_holds).append(text)
+        {RESILIENCE: failed_checks, EXPERIMENT_ERROR: experiment_errors}.get(o.kind, other_holds).append(text)
     for pattern in policy.required:
         if not any(_matches(pattern, o) for o in experiments):
             other_holds.append(f"required experiment {pattern!r} did not run (no result matches it)")
-    optional_bad = [o for o in experiments if not o.required_by and o.status in _BAD and o.kind != INFRASTRUCTURE]
+    optional_bad = [
+        o for o in experiments
+        if not o.required_by and o.status in _BAD and o.kind not in (INFRASTRUCTURE, INTERRUPTED)
+    ]
     if len(optional_bad) > policy.max_failed:
         names = ", ".join(o.name for o in optional_bad)
         text = f"{len(optional_bad)} other experiment(s) failed, more than max_failed = {policy.max_failed}: {names}"
-        (failed_checks if any(o.kind == RESILIENCE for o in optional_bad) else other_holds).append(text)
+        kinds = {o.kind for o in optional_bad}
+        (failed_checks if RESILIENCE in kinds else experiment_errors if EXPERIMENT_ERROR in kinds
+         else other_holds).append(text)
     if 0 < len(experiments) < policy.min_experiments:
         other_holds.append(f"only {len(experiments)} experiment(s) ran; the policy needs min_experiments = {policy.min_experiments}")
-    reasons += failed_checks + other_holds
+    reasons += failed_checks + interrupted + experiment_errors + other_holds
 
-    if not experiments:
+    if failed_checks:
+        verdict = HOLD
+    elif interrupted:
+        verdict = INTERRUPTED_RUN
+    elif not experiments:
         verdict = ENVIRONMENT_FAILURE
         reasons.append(
             f"no experiment results in {results_dir}: the run produced none "
             f"(did pytest start, and was it given --alluredir {results_dir}?)"
         )
-    elif failed_checks:
-        verdict = HOLD
     elif infra or unreadable:
         verdict = ENVIRONMENT_FAILURE
+    elif experiment_errors:
+        verdict = EXPERIMENT_ERROR_VERDICT
     elif other_holds:
         verdict = HOLD
     else:
@@ -196,8 +224,10 @@ _HEADLINES = {
     PASS: "PASS: release may go ahead",
     HOLD: "HOLD: a required resilience check failed",
     ENVIRONMENT_FAILURE: "ENVIRONMENT FAILURE: no verdict, the run must be repeated",
+    EXPERIMENT_ERROR_VERDICT: "EXPERIMENT ERROR: no verdict, fix the experiment (rerunning cannot help)",
+    INTERRUPTED_RUN: "INTERRUPTED: no verdict, the run was stopped before it decided",
 }
-_ICONS = {PASS: "✅", HOLD: "⛔", ENVIRONMENT_FAILURE: "⚠️"}
+_ICONS = {PASS: "✅", HOLD: "⛔", ENVIRONMENT_FAILURE: "⚠️", EXPERIMENT_ERROR_VERDICT: "🛠️", INTERRUPTED_RUN: "⏹️"}
 _STATUS_ICONS = {"passed": "✅", "failed": "❌", "broken": "💥", "skipped": "⏭️", "unknown": "❔"}
 
 

@@ -1,5 +1,6 @@
 """chaoskit under chaos: a run killed mid-experiment (SIGKILL) leaves leftovers that the
-next run sweeps; a run interrupted with Ctrl-C heals its faults and stops its environment."""
+next run sweeps; a run interrupted with Ctrl-C or SIGTERM heals its faults, stops its
+environment, and leaves a labelled broken result that the release gate does not pass."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ EXPERIMENT = '''
 import json, os, threading
 from pathlib import Path
 
+import pytest
+
+@pytest.mark.chaos(title="Mid experiment", severity="critical", feature="latency", hypothesis="never decided")
 def test_mid_experiment(chaos_env, faults, load):
     with load.run(user="kafka", topic="events", users=2, rate=20, duration_s=120):
         with faults.latency("producer", "kafka", ms=300), faults.down("consumer", "kafka"):
@@ -57,6 +61,23 @@ def _until_ready(proc: subprocess.Popen[bytes], ready: Path) -> dict:
 
     wait_for(appeared, 120, "the experiment to inject its faults")
     return json.loads(ready.read_text())
+
+
+def _assert_no_pass(results: Path, by: str, out: Path) -> None:
+    """The interrupted experiment's result is broken, carries its labels, and the real
+    ``chaoskit gate`` says interrupted (exit 5)."""
+    (written,) = [json.loads(p.read_text()) for p in results.glob("*-result.json")]
+    assert written["status"] == "broken", written
+    assert f"interrupted by {by}" in written["statusDetails"]["message"]
+    labels = {label["name"]: label["value"] for label in written["labels"]}
+    assert (labels["severity"], labels["feature"]) == ("critical", "latency"), labels
+    assert written["name"] == "Mid experiment"
+    gate = subprocess.run(
+        [sys.executable, "-m", "chaoskit.cli", "gate", "--results", str(results), "--out", str(out)],
+        capture_output=True, text=True, timeout=60, cwd=out.parent,
+    )
+    assert gate.returncode == 5, gate.stdout + gate.stderr
+    assert "INTERRUPTED: no verdict" in gate.stdout
 
 
 def _alive(pid: int) -> bool:
@@ -99,13 +120,20 @@ def test_sigkill_mid_experiment_is_swept_by_the_next_run(project: Path, tmp_path
     assert not (state_root() / env_id).exists()
 
 
-@pytest.mark.parametrize("keep", [False, True], ids=["stopped", "kept"])
-def test_ctrl_c_heals_faults_and_stops_the_environment(project: Path, tmp_path: Path, keep: bool) -> None:
+@pytest.mark.parametrize(
+    ("sig", "keep"),
+    [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, False)],
+    ids=["ctrl-c-stopped", "ctrl-c-kept", "sigterm-stopped"],
+)
+def test_an_interrupt_heals_faults_stops_the_environment_and_is_no_pass(
+    project: Path, tmp_path: Path, sig: signal.Signals, keep: bool
+) -> None:
     ready = tmp_path / "ready.json"
-    proc = _start(project, ready, *(["--chaos-keep"] if keep else []))
+    results = tmp_path / "allure-results"
+    proc = _start(project, ready, f"--alluredir={results}", *(["--chaos-keep"] if keep else []))
     try:
         info = _until_ready(proc, ready)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out = proc.communicate(timeout=120)[0].decode()
     finally:
         if proc.poll() is None:
@@ -113,6 +141,7 @@ def test_ctrl_c_heals_faults_and_stops_the_environment(project: Path, tmp_path: 
             proc.wait(30)
     env_id = info["env"]
     assert "KeyboardInterrupt" in out, out
+    _assert_no_pass(results, "SIGTERM" if sig == signal.SIGTERM else "Ctrl-C", tmp_path / "gate")
     assert not any(_alive(pid) for pid in info["drivers"]), "Ctrl-C left the load driver running"
     if not keep:
         assert not stray_processes(env_id), out

@@ -123,3 +123,33 @@ def test_a_misspelt_marker_is_refused_at_collection(pytester: pytest.Pytester) -
     result.stderr.fnmatch_lines(["*chaos(severity='urgent') is not a severity; allowed: blocker, critical, normal*"])
     result = pytester.runpytest_subprocess("-p", "no:locust", "test_field.py")
     result.stderr.fnmatch_lines(["*chaos marker takes keyword fields*got ?'sevrity'?"])
+
+
+def test_a_run_stopped_by_x_is_interrupted_for_the_gate(pytester: pytest.Pytester) -> None:
+    """-x leaves the later experiments without a result: the run file says so, and the gate
+    does not judge the run by the results that happen to exist."""
+    from chaoskit.report.gate import INTERRUPTED_RUN, decide
+    from chaoskit.report.policy import GatePolicy
+    from chaoskit.report.run_file import RunFile
+
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.chaos(title="first")
+        def test_first():
+            assert False, "other: the first experiment failed"
+
+        @pytest.mark.chaos(title="second", severity="critical")
+        def test_second():
+            pass
+        """
+    )
+    results = pytester.path / "results"
+    outcome = pytester.runpytest_subprocess("-p", "no:locust", "-x", f"--alluredir={results}")
+    outcome.assert_outcomes(failed=1)
+    run = RunFile.read(results)
+    assert run is not None and run.state == "interrupted", run
+    assert [nodeid.split("::")[-1] for nodeid in run.not_run] == ["test_second"]
+    decision = decide(results, GatePolicy(max_failed=1, min_experiments=1))
+    assert decision.verdict == INTERRUPTED_RUN, decision.reasons

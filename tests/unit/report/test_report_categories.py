@@ -42,11 +42,14 @@ from chaoskit.report.categories import write_categories
          "Infrastructure failure: a fault could not be injected or healed"),
         ("broken", "chaoskit.load.runner.LoadRunError: the load process died", "Infrastructure failure: the load generator failed"),
         ("broken", "chaoskit.errors.ExperimentTimeout: test_x ran past its budget of 120 s",
-         "Experiment error: ran past its time budget"),
+         "Interrupted: no verdict (Ctrl-C, SIGTERM or the time budget stopped it)"),
+        ("broken", "chaoskit.errors.ExperimentInterrupted: test_x was interrupted by SIGTERM (a cancelled job) "
+                   "before it reached a verdict; its faults were healed (HealError none)",
+         "Interrupted: no verdict (Ctrl-C, SIGTERM or the time budget stopped it)"),
         ("broken", "chaoskit.errors.ConfigError: latency(ms=-5): ms must be >= 0",
-         "Infrastructure failure: configuration rejected"),
+         "Experiment error: input rejected (a typo, an unknown fault, link or parameter)"),
         ("broken", "chaoskit.faults.params.TargetError: partition('x', 'y'): unknown component",
-         "Infrastructure failure: configuration rejected"),
+         "Experiment error: input rejected (a typo, an unknown fault, link or parameter)"),
         ("broken", "KeyError: 'offset'", "Experiment error (a bug in the experiment or chaoskit)"),
     ],
 )
@@ -105,7 +108,7 @@ def test_a_check_the_load_generator_cannot_void_stays_a_resilience_failure() -> 
 def test_categories_file_is_what_allure_reads(tmp_path: Path) -> None:
     written = json.loads(write_categories(tmp_path).read_text())
     assert [c["name"] for c in written] == [c.name for c in CATEGORIES]
-    infra = written[0]
-    assert infra["matchedStatuses"] == ["broken"] and "ComponentStartError" in infra["messageRegex"]
+    interrupted = written[0]
+    assert interrupted["matchedStatuses"] == ["broken"] and "ExperimentInterrupted" in interrupted["messageRegex"]
     catch_all = written[-1]
     assert catch_all == {"name": "Experiment error (a bug in the experiment or chaoskit)", "matchedStatuses": ["broken"]}

@@ -12,8 +12,10 @@ import pytest
 
 from chaoskit.checks.load import LoadFigures, check_load
 from chaoskit.report import cli as report_cli
-from chaoskit.report.gate import ENVIRONMENT_FAILURE, HOLD, PASS, decide, run_gate
+from chaoskit.report.gate import ENVIRONMENT_FAILURE, EXPERIMENT_ERROR_VERDICT, HOLD, INTERRUPTED_RUN, PASS, decide
+from chaoskit.report.gate import run_gate, summary_table
 from chaoskit.report.policy import GatePolicy
+from chaoskit.report.run_file import RunFile
 
 POLICY = GatePolicy(required_severities=("blocker", "critical"), required=("test_baseline*",), max_failed=0)
 
@@ -209,3 +211,70 @@ def test_the_cli_prints_the_table_and_returns_the_exit_code(tmp_path: Path, caps
     assert "failed  critical  yes       test_broker_loss" in out
     assert "gate: HOLD: a required resilience check failed (exit 1; policy from" in out
     assert (tmp_path / "out" / "gate.md").exists()
+
+
+INTERRUPTED = (
+    "chaoskit.errors.ExperimentInterrupted: test_latency was interrupted by SIGTERM (a cancelled job) before it "
+    "reached a verdict; its faults were healed and its load stopped on teardown. Nothing was decided: rerun it."
+)
+
+
+def run_file(results: Path, state: str, experiments: list[str], not_run: tuple[str, ...] = (), reason: str = "") -> None:
+    RunFile(state=state, pid=4242, started=1.0, experiments=tuple(experiments), not_run=not_run, reason=reason).write(
+        results
+    )
+
+
+def test_an_interrupted_experiment_is_never_passed(tmp_path: Path) -> None:
+    """Optional or required, an interrupted experiment leaves the run without a verdict."""
+    for severity in ("critical", "minor"):
+        results = write(
+            tmp_path / severity,
+            result("test_baseline", severity="critical"),
+            result("test_latency", "broken", severity=severity, message=INTERRUPTED),
+        )
+        decision = decide(results, POLICY)
+        assert (decision.verdict, decision.exit_code) == (INTERRUPTED_RUN, 5), decision.reasons
+        assert any("interrupted: test_latency: no verdict" in r for r in decision.reasons), decision.reasons
+        assert "INTERRUPTED: no verdict" in summary_table(decision)
+
+
+def test_a_run_stopped_early_or_killed_has_no_verdict(tmp_path: Path) -> None:
+    """Every result that exists passed, but the run file says experiments never ran (-x) or
+    that the session never ended (SIGKILL): judging only what finished would be a false PASS."""
+    chosen = ["experiments/test_a.py::test_baseline", "experiments/test_b.py::test_other"]
+    stopped = write(tmp_path / "x", result("test_baseline", severity="critical"))
+    run_file(stopped, "interrupted", chosen, not_run=(chosen[1],), reason="pytest stopped early: stopping after 1 failures")
+    decision = decide(stopped, GatePolicy(min_experiments=1))
+    assert decision.verdict == INTERRUPTED_RUN
+    assert "1 experiment(s) never ran" in decision.reasons[0]
+
+    killed = write(tmp_path / "k", result("test_baseline", severity="critical"))
+    run_file(killed, "running", chosen)
+    decision = decide(killed, GatePolicy(min_experiments=1))
+    assert decision.verdict == INTERRUPTED_RUN
+    assert "never finished" in decision.reasons[0]
+
+    finished = write(tmp_path / "f", result("test_baseline", severity="critical"))
+    run_file(finished, "finished", chosen[:1])
+    assert decide(finished, GatePolicy(min_experiments=1)).verdict == PASS
+
+
+def test_a_definite_red_wins_over_an_interruption(tmp_path: Path) -> None:
+    results = write(
+        tmp_path / "r",
+        result("test_broker_loss", "failed", severity="critical", message="AssertionError: delivery: 3 events lost"),
+        result("test_latency", "broken", message=INTERRUPTED),
+    )
+    decision = decide(results, POLICY)
+    assert decision.verdict == HOLD
+    assert any("interrupted" in r for r in decision.reasons)
+
+
+def test_a_typo_in_an_experiment_asks_for_a_fix_not_a_rerun(tmp_path: Path) -> None:
+    typo = "chaoskit.faults.params.TargetError: latency('order-service', 'kafak'): unknown link; did you mean 'kafka'?"
+    results = write(tmp_path / "r", result("test_latency", "broken", severity="critical", message=typo))
+    decision = decide(results, GatePolicy(min_experiments=1))
+    assert (decision.verdict, decision.exit_code) == (EXPERIMENT_ERROR_VERDICT, 4)
+    assert decision.experiments[0].kind == "experiment-error"
+    assert "fix the experiment" in summary_table(decision)
