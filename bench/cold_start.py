@@ -2,10 +2,10 @@
 
 Prints one JSON line: {"process": {"cold_s": {"median": S, "max": S},
 "reset_s": {"median": S, "max": S}}, "docker": {...}} (docker: the same figures for
-the container runtime, measured the same way; it needs images/build.sh first). A cold start is ``up()`` until every component is
-healthy (fresh Kafka storage, topics created, proxies verified, services answering). A
-reset is what runs between two experiments after one left a toxic on a link and a proxy
-disabled: ``reset()`` until every link is clean again.
+the container runtime, measured the same way; it needs images/build.sh first). A cold
+start is ``up()`` until every component is healthy (fresh Kafka storage, topics created,
+proxies verified, services answering). A reset is what runs between two experiments
+after one left a toxic on a link and a proxy disabled: ``reset()`` until every link is clean again.
 Targets on a 2-core machine: cold start <= 15 s, reset <= 1 s.
 """
 
@@ -43,7 +43,9 @@ def measure(runtime_class: type, topology_path: Path, colds: int, resets: int) -
             if i == colds - 1:
                 proxies = list(runtime.plan.proxies.values())
                 for _ in range(resets):
-                    runtime.toxiproxy.add_toxic(proxies[0].proxy, Toxic("lat", "latency", "downstream", 1.0, {"latency": 500}))
+                    runtime.toxiproxy.add_toxic(
+                        proxies[0].proxy, Toxic("lat", "latency", "downstream", 1.0, {"latency": 500})
+                    )
                     runtime.toxiproxy.set_enabled(proxies[-1].proxy, False)
                     started = time.monotonic()
                     runtime.reset()

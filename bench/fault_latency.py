@@ -16,8 +16,8 @@ import os
 import socket
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from chaoskit.faults import Faults
 from chaoskit.observe.timeline import Timeline

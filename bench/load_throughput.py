@@ -77,15 +77,30 @@ def create_topic(bootstrap: str) -> None:
 def producer_performance(bootstrap: str, record_size: int, records: int) -> float:
     parts = install.locate()
     argv = [
-        str(parts.java), "-Xmx512m", "-cp", parts.kafka_classpath, "org.apache.kafka.tools.ProducerPerformance",
-        "--topic", BENCH_TOPIC, "--num-records", str(records), "--record-size", str(record_size),
-        "--throughput", "-1", "--producer-props", f"bootstrap.servers={bootstrap}", "acks=all",
+        str(parts.java),
+        "-Xmx512m",
+        "-cp",
+        parts.kafka_classpath,
+        "org.apache.kafka.tools.ProducerPerformance",
+        "--topic",
+        BENCH_TOPIC,
+        "--num-records",
+        str(records),
+        "--record-size",
+        str(record_size),
+        "--throughput",
+        "-1",
+        "--producer-props",
+        f"bootstrap.servers={bootstrap}",
+        "acks=all",
     ]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
     summary = [line for line in proc.stdout.splitlines() if "99.9th" in line]  # the final line has percentiles
     match = _PP_LINE.search(summary[-1]) if summary else None
     if proc.returncode != 0 or match is None:
-        raise RuntimeError(f"ProducerPerformance failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        raise RuntimeError(
+            f"ProducerPerformance failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+        )
     return float(match.group(2))
 
 
@@ -97,7 +112,9 @@ def main() -> None:
     parser.add_argument("--kafka-processes", type=int, default=2, help="load processes for B (B1 is one)")
     parser.add_argument("--content-bytes", type=int, default=256)
     parser.add_argument("--pp-records", type=int, default=1_500_000, help="records ProducerPerformance sends per round")
-    parser.add_argument("--rounds", type=int, default=3, help="Kafka user / ProducerPerformance pairs, medians reported")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="Kafka user / ProducerPerformance pairs, medians reported"
+    )
     args = parser.parse_args()
 
     runtime = ProcessRuntime(load_topology(ROOT / "docker-compose.chaos.yml"), owner_pid=os.getpid())
@@ -110,8 +127,13 @@ def main() -> None:
         record_size = len(KeySpace("bench-kafka", 1, args.content_bytes).next().kafka_value())
         with tempfile.TemporaryDirectory(prefix="chaoskit-bench-load-") as out:
             http = LoadRunner(out, Target.http(f"http://{runtime.endpoint('order-service')}"))
-            with http.run(users=args.http_users, rate=FLAT_OUT_RATE, duration_s=args.duration,
-                          key_prefix="bench-http", content_bytes=args.content_bytes) as run:
+            with http.run(
+                users=args.http_users,
+                rate=FLAT_OUT_RATE,
+                duration_s=args.duration,
+                key_prefix="bench-http",
+                content_bytes=args.content_bytes,
+            ) as run:
                 pass
             results = [run.result]
             kafka = LoadRunner(out, Target.kafka(bootstrap, BENCH_TOPIC))
@@ -119,9 +141,15 @@ def main() -> None:
             pp_eps = []
             for round_ in range(args.rounds):
                 for processes in kafka_eps:
-                    with kafka.run(user="kafka", users=args.kafka_users, rate=FLAT_OUT_RATE, duration_s=args.duration,
-                                   key_prefix=f"bench-kafka-{round_}-{processes}", content_bytes=args.content_bytes,
-                                   processes=processes) as run:
+                    with kafka.run(
+                        user="kafka",
+                        users=args.kafka_users,
+                        rate=FLAT_OUT_RATE,
+                        duration_s=args.duration,
+                        key_prefix=f"bench-kafka-{round_}-{processes}",
+                        content_bytes=args.content_bytes,
+                        processes=processes,
+                    ) as run:
                         pass
                     results.append(run.result)
                     kafka_eps[processes].append(sustained_eps(run.result))
@@ -132,21 +160,26 @@ def main() -> None:
     cpu = sum(r.driver_cpu_s or 0.0 for r in results)
     wall = sum(r.driver_wall_s or 0.0 for r in results)
     kafka_median, pp_median = statistics.median(kafka_eps[args.kafka_processes]), statistics.median(pp_eps)
-    print(json.dumps({
-        "order_service_eps": round(sustained_eps(results[0]), 1),
-        "kafka_user_eps": round(kafka_median, 1),
-        "producer_performance_eps": round(pp_median, 1),
-        "ratio": round(kafka_median / pp_median, 3),
-        "load_cpu_share": round(cpu / (wall * (os.cpu_count() or 1)), 3) if wall else None,
-        "kafka_processes": args.kafka_processes,
-        "kafka_user_eps_one_process": round(statistics.median(kafka_eps[1]), 1),
-        "load_core_share_max": round(max(r.core_share or 0.0 for r in results), 3),
-        "rounds": {
-            "kafka_user_eps": [round(eps) for eps in kafka_eps[args.kafka_processes]],
-            "kafka_user_eps_one_process": [round(eps) for eps in kafka_eps[1]],
-            "producer_performance_eps": [round(eps) for eps in pp_eps],
-        },
-    }))
+    print(
+        json.dumps(
+            {
+                "order_service_eps": round(sustained_eps(results[0]), 1),
+                "kafka_user_eps": round(kafka_median, 1),
+                "producer_performance_eps": round(pp_median, 1),
+                "ratio": round(kafka_median / pp_median, 3),
+                "load_cpu_share": round(cpu / (wall * (os.cpu_count() or 1)), 3) if wall else None,
+                "kafka_processes": args.kafka_processes,
+                "kafka_user_eps_one_process": round(statistics.median(kafka_eps[1]), 1),
+                "load_core_share_max": round(max(r.core_share or 0.0 for r in results), 3),
+                "rounds": {
+                    "kafka_user_eps": [round(eps) for eps in kafka_eps[args.kafka_processes]],
+                    "kafka_user_eps_one_process": [round(eps) for eps in kafka_eps[1]],
+                    "producer_performance_eps": [round(eps) for eps in pp_eps],
+                },
+            }
+        )
+    )
+
 
 if __name__ == "__main__":
     main()

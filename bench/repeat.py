@@ -45,9 +45,22 @@ def main() -> None:
             junit = Path(tmp) / f"run{run}.xml"
             started = time.monotonic()
             subprocess.run(
-                [sys.executable, "-m", "pytest", "experiments", "-p", "no:locust", "-q", "-o", "junit_family=legacy",
-                 f"--junitxml={junit}", *args.pytest_args],
-                cwd=ROOT, stdout=sys.stderr, check=False,
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "experiments",
+                    "-p",
+                    "no:locust",
+                    "-q",
+                    "-o",
+                    "junit_family=legacy",
+                    f"--junitxml={junit}",
+                    *args.pytest_args,
+                ],
+                cwd=ROOT,
+                stdout=sys.stderr,
+                check=False,
             )
             walls.append(round(time.monotonic() - started, 1))
             if not junit.exists():

@@ -11,8 +11,9 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 from chaoskit import install
 from chaoskit.errors import ChaoskitError, ConfigError, exit_from
@@ -48,8 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print one JSON object")
     run = sub.add_parser("run", help="run the experiment suite, generate the report, and apply the release gate")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments (e.g. -k latency)")
-    deploy = sub.add_parser("deploy", help="canary, rolling, rollback or status of a service's versions (see `chaoskit deploy --help`)",
-                            add_help=False)
+    deploy = sub.add_parser(
+        "deploy",
+        help="canary, rolling, rollback or status of a service's versions (see `chaoskit deploy --help`)",
+        add_help=False,
+    )
     deploy.add_argument("deploy_args", nargs=argparse.REMAINDER)
     report_cli.add_cli(sub)
     return parser
@@ -88,7 +92,7 @@ def _docker(action: str) -> list[str]:
         return []
 
 
-def _print_status(status: dict, as_json: bool) -> None:
+def _print_status(status: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(status))
         return
@@ -106,8 +110,12 @@ def _run_suite(pytest_args: list[str]) -> int:
 
     results = Path(report_cli.RESULTS)
     shutil.rmtree(results, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "pytest", "experiments", "--alluredir", str(results), *pytest_args], check=False)
-    report_cli.handle(argparse.Namespace(command="report", results=results, out=Path("reports/allure-report"), single_file=None))
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "experiments", "--alluredir", str(results), *pytest_args], check=False
+    )
+    report_cli.handle(
+        argparse.Namespace(command="report", results=results, out=Path("reports/allure-report"), single_file=None)
+    )
     return report_cli.handle(argparse.Namespace(command="gate", results=results, policy=None, out=Path("reports")))
 
 

@@ -45,7 +45,4 @@ def convergence(history: History) -> list[tuple[float, float]]:
     if span is None or not acked:
         return []
     applied = _first_times(history, Kind.APPLIED)
-    return [
-        (t, sum(1 for eid in acked if applied.get(eid, math.inf) <= t) / len(acked))
-        for t in _seconds(*span)
-    ]
+    return [(t, sum(1 for eid in acked if applied.get(eid, math.inf) <= t) / len(acked)) for t in _seconds(*span)]

@@ -8,11 +8,11 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -105,10 +105,15 @@ class KafkaClients:
         return Producer({**self._base(), **conf})
 
     def consumer(self, group: str | None = None, **conf: Any) -> Consumer:
-        return Consumer({
-            **self._base(), "group.id": group or f"chaoskit-observer-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest", "enable.auto.commit": False, **conf,
-        })
+        return Consumer(
+            {
+                **self._base(),
+                "group.id": group or f"chaoskit-observer-{uuid.uuid4().hex[:8]}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                **conf,
+            }
+        )
 
     def admin(self) -> AdminClient:
         return AdminClient(self._base())
@@ -133,8 +138,9 @@ class KafkaClients:
                 msg = consumer.poll(0.2)
                 if msg is not None and msg.error() is None:
                     records.append(msg)
-                    if msg.offset() + 1 >= ends[msg.partition()]:
-                        done.add(msg.partition())
+                    offset, partition = msg.offset(), msg.partition()
+                    if offset is not None and partition is not None and offset + 1 >= ends[partition]:
+                        done.add(partition)
                 return done >= set(ends)
 
             wait_for(drained, timeout_s, f"reading {topic} to its end", interval_s=0)
@@ -152,9 +158,11 @@ class Load:
         self._namespace = namespace
         self._out_dir = out_dir
         self._seed = seed
-        self.runs: list["LoadRun"] = []
+        self.runs: list[LoadRun] = []
 
-    def run(self, *, target: str = "order-service", user: str = "http", topic: str | None = None, **params: Any) -> "LoadRun":
+    def run(
+        self, *, target: str = "order-service", user: str = "http", topic: str | None = None, **params: Any
+    ) -> LoadRun:
         """A load run to enter with ``with``: ``user="http"`` posts documents to ``target``'s
         HTTP API; ``user="kafka"`` produces to ``topic`` (default: the requests topic) on the
         broker's direct listener. Other parameters go to :meth:`LoadRunner.run`
@@ -167,7 +175,9 @@ class Load:
             assert kafka is not None
             topic = topic or self._runtime.topology.topic_roles.get("requests")
             if topic is None:
-                raise ConfigError("load.run(user='kafka'): give topic=..., the topology has no topic with role: requests")
+                raise ConfigError(
+                    "load.run(user='kafka'): give topic=..., the topology has no topic with role: requests"
+                )
             where = Target.kafka(self._runtime.endpoint(kafka.name), topic)
         elif target in self._runtime.topology.components:
             where = Target.http(f"http://{self._runtime.endpoint(target)}")
@@ -200,12 +210,10 @@ class Load:
 
     def samples(self) -> list[tuple[float, float, bool]]:
         return [
-            (r.start_time, r.latency_ms, r.ok)
-            for run in self.runs if not run.running()
-            for r in run.result.records
+            (r.start_time, r.latency_ms, r.ok) for run in self.runs if not run.running() for r in run.result.records
         ]
 
-    def figures(self) -> list["LoadFigures"]:
+    def figures(self) -> list[LoadFigures]:
         """What the load check judges of each finished run: was its load process the bottleneck."""
         from chaoskit.checks.load import LoadFigures
 
@@ -230,9 +238,9 @@ class Experiment:
     seed: int
     redis: Any = None
     meta: dict[str, Any] = field(default_factory=dict)
-    history: "History | None" = None
-    results: list["CheckResult"] = field(default_factory=list)
-    _recorder: "Recorder | None" = None
+    history: History | None = None
+    results: list[CheckResult] = field(default_factory=list)
+    _recorder: Recorder | None = None
 
     def report_record(self, started_at: float, ended_at: float, workdir: Path) -> Any:
         """This experiment's evidence, as the report files it."""
@@ -246,14 +254,20 @@ class Experiment:
         windows = [(w.name, w.injected_at, w.healed_at) for w in self.timeline.windows()]
         finished = [run.result for run in self.load.runs if not run.running()]
         return ExperimentRecord.from_run(
-            self.name, started_at, ended_at,
+            self.name,
+            started_at,
+            ended_at,
             timeline=self.timeline,
             results=self.results,
             seconds=[s for result in finished for s in result.seconds],
             phases=[p for result in finished for p in result.phases(windows)],
             history_path=history_path,
             service_logs={
-                **{c.name: self.runtime.log_path(c.name) for c in self.runtime.topology.components.values() if c.kind != "service"},
+                **{
+                    c.name: self.runtime.log_path(c.name)
+                    for c in self.runtime.topology.components.values()
+                    if c.kind != "service"
+                },
                 **{path.stem: path for path in self.runtime.service_logs()},
             },
             dlq_sizes=evidence.dlq_sizes(self.history) if self.history is not None else [],
@@ -274,7 +288,7 @@ class Experiment:
             raise AssertionError(str(err)) from None
 
     @contextmanager
-    def recording(self) -> Iterator["Recorder"]:
+    def recording(self) -> Iterator[Recorder]:
         """Record every event's fate (topics + service logs) from here on.
 
         The recorder keeps running after the block: events the system is still working
@@ -288,7 +302,9 @@ class Experiment:
         missing = [r for r in ("requests", "processed", "dlq", "alerts") if r not in roles]
         if missing:
             raise ConfigError(f"recording needs topics with roles {missing} in x-chaoskit.topics (role: ...)")
-        topics = Topics(requests=roles["requests"], processed=roles["processed"], dlq=roles["dlq"], alerts=roles["alerts"])
+        topics = Topics(
+            requests=roles["requests"], processed=roles["processed"], dlq=roles["dlq"], alerts=roles["alerts"]
+        )
         recorder = Recorder(self.kafka.bootstrap, topics)
         self._recorder = recorder
         recorder.start()
@@ -298,7 +314,7 @@ class Experiment:
     def recording_active(self) -> bool:
         return self._recorder is not None
 
-    def stop_recording(self) -> "History":
+    def stop_recording(self) -> History:
         """Stop the recorder (reading every service's log, canary instances included) and
         keep the history of this experiment's keys."""
         from chaoskit.verdicts import scope
@@ -324,10 +340,10 @@ class Experiment:
         self,
         *,
         expected_state: Callable[[], Any] | None = None,
-        retry: "RetryPolicy | None" = None,
-        slo: "Slo | None" = None,
+        retry: RetryPolicy | None = None,
+        slo: Slo | None = None,
         consistency_bound_s: float = 60.0,
-    ) -> list["CheckResult"]:
+    ) -> list[CheckResult]:
         """Run the checks over what was recorded; fail the experiment with every failed
         check's explanation (the ids, trace ids, expected vs observed fate, fault window)."""
         from chaoskit.verdicts import judge, settle
@@ -376,7 +392,7 @@ class Experiment:
             label = (probe.__doc__ or probe.__name__).strip().splitlines()[0]
             last: list[str] = []
 
-            def holds() -> bool:
+            def holds(probe: Probe = probe, last: list[str] = last) -> bool:
                 try:
                     return bool(probe())
                 except AssertionError as err:
@@ -387,4 +403,6 @@ class Experiment:
                 wait_for(holds, settle_s, label, interval_s=0.25)
             except DeadlineExceeded:
                 detail = f": {last[0]}" if last else ""
-                raise AssertionError(f"steady state '{label}' did not hold within {settle_s:.0f} s {when}{detail}") from None
+                raise AssertionError(
+                    f"steady state '{label}' did not hold within {settle_s:.0f} s {when}{detail}"
+                ) from None

@@ -15,9 +15,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from chaoskit.errors import ChaoskitError, MissingToolError
 
@@ -84,7 +84,9 @@ def _say(message: str) -> None:
 def require_tool(name: str) -> Path:
     found = shutil.which(name)
     if not found:
-        raise MissingToolError(f"{name} is not on PATH; chaoskit needs it to install its components: {_HOW_TO_GET[name]}")
+        raise MissingToolError(
+            f"{name} is not on PATH; chaoskit needs it to install its components: {_HOW_TO_GET[name]}"
+        )
     return Path(found)
 
 
@@ -119,8 +121,16 @@ def install_kafka(say: Progress = _say) -> Path:
         pom.write_text(_KAFKA_POM.format(kafka=KAFKA_VERSION, log4j=LOG4J_VERSION))
         staging = Path(tmp) / "libs"
         _run(
-            [str(mvn), "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-             f"-DoutputDirectory={staging}", "-DincludeScope=runtime"],
+            [
+                str(mvn),
+                "-q",
+                "-B",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={staging}",
+                "-DincludeScope=runtime",
+            ],
             f"resolving Kafka {KAFKA_VERSION} with Maven",
         )
         jars = sorted(staging.glob("*.jar"))
@@ -149,8 +159,13 @@ def install_toxiproxy(say: Progress = _say) -> Path:
     with tempfile.TemporaryDirectory(prefix="chaoskit-go-") as gobin:
         env = {**os.environ, "GOBIN": gobin, "CGO_ENABLED": "0"}
         _run(
-            [str(go), "install", "-ldflags", f"-s -w -X {TOXIPROXY_MODULE}.Version={TOXIPROXY_VERSION}",
-             f"{TOXIPROXY_MODULE}/cmd/server@v{TOXIPROXY_VERSION}"],
+            [
+                str(go),
+                "install",
+                "-ldflags",
+                f"-s -w -X {TOXIPROXY_MODULE}.Version={TOXIPROXY_VERSION}",
+                f"{TOXIPROXY_MODULE}/cmd/server@v{TOXIPROXY_VERSION}",
+            ],
             f"building Toxiproxy {TOXIPROXY_VERSION}",
             env=env,
         )
@@ -171,8 +186,11 @@ def install_redis(say: Progress = _say) -> Path:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
     _run([*prefix, str(apt), "update", "-q"], "apt-get update", env=env)
-    _run([*prefix, str(apt), "install", "-y", "-q", "--no-install-recommends", "redis-server"],
-         "apt-get install redis-server", env=env)
+    _run(
+        [*prefix, str(apt), "install", "-y", "-q", "--no-install-recommends", "redis-server"],
+        "apt-get install redis-server",
+        env=env,
+    )
     # Debian's package starts a system service on 6379; chaoskit runs its own servers.
     subprocess.run(["service", "redis-server", "stop"], capture_output=True, check=False)
     found = shutil.which("redis-server")
@@ -200,9 +218,9 @@ def locate() -> Components:
     if not (_toxiproxy_dir() / ".complete").exists() or not toxiproxy.exists():
         missing.append(f"Toxiproxy {TOXIPROXY_VERSION}")
     redis = shutil.which("redis-server")
-    if not redis:
+    if redis is None:
         missing.append("redis-server")
-    if missing:
+    if missing or redis is None:
         raise MissingToolError(
             f"{', '.join(missing)} not installed in {cache_dir()}: run `chaoskit install` "
             f"(or set CHAOSKIT_CACHE to where they are)"

@@ -14,8 +14,9 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -37,8 +38,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--chaos-runtime", default=None, help="how components run: process (default) or docker")
     group.addoption("--chaos-topology", default=None, help="the compose file (default docker-compose.chaos.yml)")
     group.addoption("--chaos-seed", default=None, help="seed for random fault schedules and generated data")
-    group.addoption("--chaos-keep", action="store_true", default=None,
-                    help="leave the environment up after the run for inspection (`chaoskit down` removes it)")
+    group.addoption(
+        "--chaos-keep",
+        action="store_true",
+        default=None,
+        help="leave the environment up after the run for inspection (`chaoskit down` removes it)",
+    )
     parser.addini("chaos_runtime", "default for --chaos-runtime", default="process")
     parser.addini("chaos_topology", "default for --chaos-topology", default="docker-compose.chaos.yml")
     parser.addini("chaos_seed", "default for --chaos-seed", default="")
@@ -138,7 +143,7 @@ def chaos_namespace(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def timeline() -> "Timeline":
+def timeline() -> Timeline:
     """This experiment's record of fault windows (every inject and heal, timestamped)."""
     from chaoskit.observe.timeline import Timeline
 
@@ -146,7 +151,7 @@ def timeline() -> "Timeline":
 
 
 @pytest.fixture
-def services(chaos_env: Runtime) -> "Services":
+def services(chaos_env: Runtime) -> Services:
     """Endpoints and control (stop, kill, pause, resume, restart, logs) of each component."""
     from chaoskit.experiment import Services
 
@@ -155,7 +160,7 @@ def services(chaos_env: Runtime) -> "Services":
 
 
 @pytest.fixture(scope="session")
-def kafka(chaos_env: Runtime) -> "KafkaClients":
+def kafka(chaos_env: Runtime) -> KafkaClients:
     """Kafka clients on the broker's direct listener: the observer's view, never faulted."""
     from chaoskit.experiment import KafkaClients
 
@@ -168,13 +173,15 @@ def redis(chaos_env: Runtime) -> Any:
     import redis as redis_py
 
     host, port = chaos_env.endpoint(_kind(chaos_env, "redis")).split(":")
-    client = redis_py.Redis(host=host, port=int(port), socket_timeout=5, socket_connect_timeout=2, decode_responses=True)
+    client = redis_py.Redis(
+        host=host, port=int(port), socket_timeout=5, socket_connect_timeout=2, decode_responses=True
+    )
     yield client
     client.close()
 
 
 @pytest.fixture
-def faults(chaos_env: Runtime, timeline: "Timeline") -> Iterator[Any]:
+def faults(chaos_env: Runtime, timeline: Timeline) -> Iterator[Any]:
     """Faults on this environment; whatever is still injected heals when the test ends."""
     from chaoskit.faults import Faults
 
@@ -202,16 +209,16 @@ def load(chaos_env: Runtime, chaos_namespace: str, chaos_options: ChaosOptions, 
 def experiment(
     request: pytest.FixtureRequest,
     chaos_env: Runtime,
-    services: "Services",
+    services: Services,
     faults: Any,
-    timeline: "Timeline",
+    timeline: Timeline,
     load: Any,
-    kafka: "KafkaClients",
+    kafka: KafkaClients,
     redis: Any,
     chaos_namespace: str,
     chaos_options: ChaosOptions,
     tmp_path: Path,
-) -> Iterator["Experiment"]:
+) -> Iterator[Experiment]:
     """Everything an experiment uses, with the steady-state helper and the checks; its
     evidence (timeline plot, history, offending events, logs, load phases) goes to the
     Allure report when one is being collected."""
@@ -244,7 +251,9 @@ def experiment(
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A ChaoskitError (bad input, a component that would not start) is shown as its
     one-paragraph message, not as a traceback from deep inside the framework."""
     report = yield
@@ -294,7 +303,9 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         if budget <= 0:
             raise ValueError
     except (TypeError, ValueError):
-        raise ConfigError(f"chaos(budget_s={raw!r}) on {item.nodeid}: the budget must be a number of seconds > 0") from None
+        raise ConfigError(
+            f"chaos(budget_s={raw!r}) on {item.nodeid}: the budget must be a number of seconds > 0"
+        ) from None
 
     def expired(signum: int, frame: Any) -> None:
         raise ExperimentTimeout(

@@ -33,8 +33,7 @@ from hypothesis import strategies as st
 from chaoskit.checks import CheckResult
 from chaoskit.errors import ConfigError
 from chaoskit.experiment import Experiment, Load
-from chaoskit.faults import Fault, Faults
-from chaoskit.faults import params
+from chaoskit.faults import Fault, Faults, params
 from chaoskit.faults.schedule import Step as EngineStep
 from chaoskit.faults.schedule import overlaps
 from chaoskit.observe.timeline import Timeline
@@ -291,13 +290,13 @@ def _run(example: Experiment, code: str, expected_state: Callable[[], State], me
     """The example's method and verdicts (into ``example.results``); the recorder always stops."""
     try:
         example.runtime.reset()
-        with example.recording():
-            with example.load.run(**method.load):
-                example.wait_until(
-                    example.final_state, method.warmup_s,
-                    "an event applied under load before the schedule (the system was not steady)",
-                )
-                exec(compile(code, "<fault schedule>", "exec"), {"faults": example.faults})
+        with example.recording(), example.load.run(**method.load):
+            example.wait_until(
+                example.final_state,
+                method.warmup_s,
+                "an event applied under load before the schedule (the system was not steady)",
+            )
+            exec(compile(code, "<fault schedule>", "exec"), {"faults": example.faults})
         consistency = settle(example, expected_state, method.settle_s)
         example.results = judge(
             example.stop_recording(),

@@ -106,8 +106,7 @@ class Topology:
             return self.components[name]
         except KeyError:
             raise ConfigError(
-                f"unknown component {name!r}: the topology {self.path.name} has "
-                f"{', '.join(sorted(self.components))}"
+                f"unknown component {name!r}: the topology {self.path.name} has {', '.join(sorted(self.components))}"
             ) from None
 
     def of_kind(self, kind: str) -> Component | None:
@@ -124,9 +123,7 @@ class Topology:
         self.component(client)
         self.component(target)
         known = ", ".join(link.name for link in self.links) or "none"
-        raise ConfigError(
-            f"no proxied link {client}->{target} in {self.path.name}; the links are: {known}"
-        )
+        raise ConfigError(f"no proxied link {client}->{target} in {self.path.name}; the links are: {known}")
 
     def links_to(self, target: str) -> list[Link]:
         return [link for link in self.links if link.target == target]
@@ -194,15 +191,19 @@ def parse_topology(data: Any, path: Path) -> Topology:
         raise ConfigError(f"invalid topology {path}: the file must be a YAML mapping, got {type(data).__name__}")
     raw_services = data.get("services")
     if not isinstance(raw_services, dict) or not raw_services:
-        raise ConfigError(f"invalid topology {path}: 'services' must be a non-empty mapping of service name to definition")
+        raise ConfigError(
+            f"invalid topology {path}: 'services' must be a non-empty mapping of service name to definition"
+        )
     top: TopExtension = _parse(TopExtension, data.get("x-chaoskit"), "x-chaoskit")
 
     components: dict[str, Component] = {}
     # services for `docker compose` alone (e.g. a one-shot topic creator): chaoskit skips
     # them and the depends_on that name them
     compose_only = {
-        name for name, raw in raw_services.items()
-        if isinstance(raw, dict) and isinstance(raw.get("x-chaoskit"), dict)
+        name
+        for name, raw in raw_services.items()
+        if isinstance(raw, dict)
+        and isinstance(raw.get("x-chaoskit"), dict)
         and raw["x-chaoskit"].get("kind") == "compose-only"
     }
     for name, raw in raw_services.items():
@@ -304,7 +305,7 @@ def _check_templates(topology: Topology, comp: Component) -> None:
                 )
             if parsed.group(1) == "link":
                 target = parsed.group(2)
-                if not any(l.client == comp.name and l.target == target for l in topology.links):
+                if not any(link.client == comp.name and link.target == target for link in topology.links):
                     raise ConfigError(
                         f"invalid topology: services.{comp.name}.x-chaoskit uses {token} but "
                         f"x-chaoskit.links has no '{comp.name}->{target}'"

@@ -8,15 +8,27 @@ and runs the ones that apply.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chaoskit.checks import CheckResult, LoadFigures, Offender, Slo, check_delivery, check_dlq, check_load
-from chaoskit.checks import check_ordering, check_retry, check_slo
+from chaoskit.checks import (
+    CheckResult,
+    LoadFigures,
+    Offender,
+    Slo,
+    check_delivery,
+    check_dlq,
+    check_load,
+    check_ordering,
+    check_retry,
+    check_slo,
+)
 from chaoskit.checks.consistency import check_convergence, differences
 from chaoskit.checks.result import name_ids
+from chaoskit.checks.slo import Phase
 from chaoskit.errors import ConfigError
 from chaoskit.observe.history import History, Kind
 from chaoskit.observe.records import Record, Topics, UnparseableRecord, observation_from_record
@@ -40,7 +52,7 @@ class RetryPolicy:
     tolerance_s: float = 0.25
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], tolerance_s: float = 0.25) -> "RetryPolicy":
+    def from_env(cls, env: Mapping[str, str], tolerance_s: float = 0.25) -> RetryPolicy:
         """From a service's ``BACKOFF_BASE_S``, ``BACKOFF_FACTOR``, ``BACKOFF_CAP_S``, ``MAX_ATTEMPTS``."""
         try:
             return cls(
@@ -68,12 +80,18 @@ def check_acks(history: History, acked_by_load: set[str], timeline: Timeline | N
     in_kafka = {eid for eid in history.event_ids() if any(o.kind == Kind.ACKED for o in history.for_event(eid))}
     missing = sorted(acked_by_load - in_kafka)
     if not missing:
-        return CheckResult("acks", True, f"all {len(acked_by_load)} events acknowledged to the load generator are in the requests topic")
+        return CheckResult(
+            "acks",
+            True,
+            f"all {len(acked_by_load)} events acknowledged to the load generator are in the requests topic",
+        )
     offenders = tuple(
-        Offender(eid, None, "in the requests topic (acknowledged to the client)", "not in the topic", None) for eid in missing
+        Offender(eid, None, "in the requests topic (acknowledged to the client)", "not in the topic", None)
+        for eid in missing
     )
     return CheckResult(
-        "acks", False,
+        "acks",
+        False,
         f"{len(missing)} of {len(acked_by_load)} events acknowledged to the client never reached the requests topic: "
         f"{name_ids(offenders)}",
         offenders,
@@ -89,7 +107,7 @@ def judge(
     acked_by_load: set[str] | None = None,
     samples: Sequence[tuple[float, float, bool]] | None = None,
     retry: RetryPolicy | None = None,
-    slo: Slo | Mapping[str, Slo] | None = None,
+    slo: Slo | Mapping[Phase, Slo] | None = None,
     load_runs: Sequence[LoadFigures] | None = None,
 ) -> list[CheckResult]:
     """Run every check whose inputs are given. ``consistency`` is the convergence result,
@@ -106,9 +124,17 @@ def judge(
     results.append(check_delivery(history, state, timeline))
     results.append(check_dlq(history, timeline))
     if retry is not None:
-        results.append(check_retry(
-            history, retry.base_s, retry.factor, retry.cap_s, retry.max_attempts, tolerance_s=retry.tolerance_s, timeline=timeline,
-        ))
+        results.append(
+            check_retry(
+                history,
+                retry.base_s,
+                retry.factor,
+                retry.cap_s,
+                retry.max_attempts,
+                tolerance_s=retry.tolerance_s,
+                timeline=timeline,
+            )
+        )
     results.append(check_ordering(history, timeline))
     if slo is not None and samples is not None:
         results.append(check_slo(samples, timeline, slo))
@@ -136,10 +162,9 @@ def settle(experiment: Experiment, expected_state: Callable[[], State], bound_s:
         snapshots.append((time.time(), experiment.final_state()))
         return not differences(expected, snapshots[-1][1]) and not _undecided(experiment)
 
-    try:
+    # past the bound, the verdict says what did not converge; the other checks name the undecided events
+    with contextlib.suppress(DeadlineExceeded):
         wait_for(settled, bound_s, "the events decided and the state converged", interval_s=0.5)
-    except DeadlineExceeded:
-        pass  # the verdict says what did not converge; the other checks name the undecided events
     return check_convergence(expected, snapshots, bound_s, since, experiment.timeline)
 
 

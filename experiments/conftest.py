@@ -3,7 +3,8 @@ the redriver's retry policy, both read from the topology the run uses."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 

@@ -15,9 +15,8 @@ from chaoskit.checks import Slo
     story="baseline",
 )
 def test_baseline(experiment, expected_state, retry_policy):
-    with experiment.recording():
-        with experiment.load.run(users=5, rate=50, duration_s=10):
-            pass
+    with experiment.recording(), experiment.load.run(users=5, rate=50, duration_s=10):
+        pass
     results = experiment.verify(
         expected_state=expected_state,
         retry=retry_policy,

@@ -73,8 +73,13 @@ def test_bad_canary_is_rolled_back_automatically(
     print(f"\n{outcome.summary()}\ntime from the canary's first bad event to the end of rollback: {took:.2f} s")
     record_property("time_to_rollback_s", None if took is None else round(took, 3))
     result = check_rollback(
-        history, bad_instances=outcome.new_instances, rolled_back_at=outcome.finished_at,
-        assignment=Fleet(chaos_env).assignment(), stable_members=stable, bound_s=ROLLBACK_BOUND_S, timeline=timeline,
+        history,
+        bad_instances=outcome.new_instances,
+        rolled_back_at=outcome.finished_at,
+        assignment=Fleet(chaos_env).assignment(),
+        stable_members=stable,
+        bound_s=ROLLBACK_BOUND_S,
+        timeline=timeline,
     )
     print(result.explain())
     assert result.ok, result.explain()
@@ -104,8 +109,9 @@ def test_good_canary_is_promoted(
     assert {m.version for m in Fleet(chaos_env).members()} == {"v2"}
 
     settled(chaos_env, kafka, chaos_namespace)
-    history = history_from_logs([*map(chaos_env.log_path, SYSTEM_LOGS), *outcome.new_logs.values()],
-                                events=traffic.record.acked_ids)
+    history = history_from_logs(
+        [*map(chaos_env.log_path, SYSTEM_LOGS), *outcome.new_logs.values()], events=traffic.record.acked_ids
+    )
     result = check_delivery(history, timeline=timeline)
     print(f"\n{outcome.summary()}\n{result.explain()}")
     assert result.ok, result.explain()
@@ -134,11 +140,17 @@ def test_manual_rollback_of_a_promoted_version(
     assert manual.alert_sent
 
     settled(chaos_env, kafka, chaos_namespace)
-    history = history_from_logs([*map(chaos_env.log_path, SYSTEM_LOGS), *promoted.new_logs.values()],
-                                events=traffic.record.acked_ids)
+    history = history_from_logs(
+        [*map(chaos_env.log_path, SYSTEM_LOGS), *promoted.new_logs.values()], events=traffic.record.acked_ids
+    )
     result = check_rollback(
-        history, bad_instances=manual.removed, rolled_back_at=manual.finished_at, bad_since=manual.started_at,
-        assignment=Fleet(chaos_env).assignment(), stable_members=["workflow-service"], bound_s=ROLLBACK_BOUND_S,
+        history,
+        bad_instances=manual.removed,
+        rolled_back_at=manual.finished_at,
+        bad_since=manual.started_at,
+        assignment=Fleet(chaos_env).assignment(),
+        stable_members=["workflow-service"],
+        bound_s=ROLLBACK_BOUND_S,
         timeline=timeline,
     )
     print(f"\n{promoted.summary()}\n{manual.reason}: took {manual.took_s:.2f} s\n{result.explain()}")

@@ -18,9 +18,8 @@ import pytest
 )
 def test_document_service_hangs(experiment, expected_state, retry_policy):
     hang = experiment.faults.pause("document-service")
-    with experiment.recording():
-        with experiment.load.run(users=4, rate=20, duration_s=14):
-            experiment.faults.run_schedule([(3, hang, 5)])
+    with experiment.recording(), experiment.load.run(users=4, rate=20, duration_s=14):
+        experiment.faults.run_schedule([(3, hang, 5)])
     experiment.verify(expected_state=expected_state, retry=retry_policy, consistency_bound_s=90)
     assert experiment.history.count("dead-lettered") > 0, "the outage sent nothing to the DLQ: the fault had no effect"
     assert experiment.history.count("redriven") > 0
@@ -37,17 +36,16 @@ def test_document_service_hangs(experiment, expected_state, retry_policy):
 )
 def test_repeated_failure_raises_one_alert(experiment, expected_state, retry_policy):
     cut = experiment.faults.isolate("document-service")
-    with experiment.recording():
-        with cut:
-            with experiment.load.run(users=2, rate=5, duration_s=4):
-                pass
-            acked = experiment.load.acked_event_ids()
-            assert acked, "no event was acknowledged: nothing to follow"
+    with experiment.recording(), cut:
+        with experiment.load.run(users=2, rate=5, duration_s=4):
+            pass
+        acked = experiment.load.acked_event_ids()
+        assert acked, "no event was acknowledged: nothing to follow"
 
-            def every_event_alerted() -> bool:
-                alerts = experiment.kafka.read_all(experiment.topics["alerts"])
-                return acked <= {json.loads(m.value()).get("event_id") for m in alerts}
+        def every_event_alerted() -> bool:
+            alerts = experiment.kafka.read_all(experiment.topics["alerts"])
+            return acked <= {json.loads(m.value()).get("event_id") for m in alerts}
 
-            experiment.wait_until(every_event_alerted, timeout_s=90, what="an alert for every acked event")
+        experiment.wait_until(every_event_alerted, timeout_s=90, what="an alert for every acked event")
     experiment.verify(expected_state=expected_state, retry=retry_policy, consistency_bound_s=30)
     assert experiment.history.count("alerted") == len(experiment.load.acked_event_ids())

@@ -16,9 +16,8 @@ from chaoskit.checks import Slo
 )
 def test_latency_on_document_service(experiment, expected_state, retry_policy):
     slow = experiment.faults.latency("workflow-service", "document-service", ms=800, jitter=200)
-    with experiment.recording():
-        with experiment.load.run(users=5, rate=40, duration_s=16):
-            experiment.faults.run_schedule([(4, slow, 8)])
+    with experiment.recording(), experiment.load.run(users=5, rate=40, duration_s=16):
+        experiment.faults.run_schedule([(4, slow, 8)])
     experiment.verify(
         expected_state=expected_state,
         retry=retry_policy,

@@ -14,7 +14,6 @@ import pytest
 )
 def test_workflow_service_partitioned_from_kafka(experiment, expected_state, retry_policy):
     partition = experiment.faults.partition([("workflow-service", "kafka")])
-    with experiment.recording():
-        with experiment.load.run(users=4, rate=30, duration_s=16):
-            experiment.faults.run_schedule([(4, partition, 8)])
+    with experiment.recording(), experiment.load.run(users=4, rate=30, duration_s=16):
+        experiment.faults.run_schedule([(4, partition, 8)])
     experiment.verify(expected_state=expected_state, retry=retry_policy, consistency_bound_s=90)

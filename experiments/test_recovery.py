@@ -33,7 +33,12 @@ RATE = 20.0
     story="recovery",
 )
 def test_redis_loss_is_recovered_from_backup_and_replay(
-    chaos_env: Any, services: Any, kafka: Any, timeline: Any, chaos_namespace: str, tmp_path: Path,
+    chaos_env: Any,
+    services: Any,
+    kafka: Any,
+    timeline: Any,
+    chaos_namespace: str,
+    tmp_path: Path,
     record_property: Any,
 ) -> None:
     redis_url = f"redis://{chaos_env.endpoint('redis')}/0"
@@ -44,8 +49,11 @@ def test_redis_loss_is_recovered_from_backup_and_replay(
 
     with SteadyTraffic(chaos_env, chaos_namespace, rate=RATE) as traffic:
         with BackupSchedule(config, tmp_path / "snapshots", interval_s=2.0) as schedule:
-            wait_for(lambda: traffic.acked_count >= 40 and len(schedule.snapshots()) >= 2, 30,
-                     "documents flowing and two snapshots taken")
+            wait_for(
+                lambda: traffic.acked_count >= 40 and len(schedule.snapshots()) >= 2,
+                30,
+                "documents flowing and two snapshots taken",
+            )
             after_snapshot = traffic.acked_count + 20
             wait_for(lambda: traffic.acked_count >= after_snapshot, 20, "more documents after the snapshot")
             lost_at = time.time()

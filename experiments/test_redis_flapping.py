@@ -14,7 +14,6 @@ import pytest
 )
 def test_redis_link_flaps(experiment, expected_state, retry_policy):
     flaps = [(at, experiment.faults.down("workflow-service", "redis"), 1.0) for at in (3, 5, 7, 9, 11)]
-    with experiment.recording():
-        with experiment.load.run(users=4, rate=30, duration_s=15):
-            experiment.faults.run_schedule(flaps)
+    with experiment.recording(), experiment.load.run(users=4, rate=30, duration_s=15):
+        experiment.faults.run_schedule(flaps)
     experiment.verify(expected_state=expected_state, retry=retry_policy, consistency_bound_s=90)

@@ -44,8 +44,12 @@ def two_stable_members(chaos_env: Any, services: Any) -> Iterator[list[Path]]:
 
 def settled(chaos_env: Any, kafka: Any, namespace: str, timeout_s: float = 30.0) -> None:
     redis_url = f"redis://{chaos_env.endpoint('redis')}/0"
-    wait_for(lambda: (r := verify(kafka.bootstrap, redis_url, key_prefix=namespace, timeout_s=10)).ok and r.matching,
-             timeout_s, f"the verifier matching every {namespace}* key", interval_s=0.5)
+    wait_for(
+        lambda: (r := verify(kafka.bootstrap, redis_url, key_prefix=namespace, timeout_s=10)).ok and r.matching,
+        timeout_s,
+        f"the verifier matching every {namespace}* key",
+        interval_s=0.5,
+    )
 
 
 def keep_flowing(traffic: SteadyTraffic, more: int = 20) -> None:
@@ -68,7 +72,11 @@ def history(chaos_env: Any, stable_logs: list[Path], new_logs: dict[str, Path], 
     story="rolling",
 )
 def test_rolling_deploy_halts_at_a_bad_instance(
-    chaos_env: Any, two_stable_members: list[Path], kafka: Any, timeline: Any, chaos_namespace: str,
+    chaos_env: Any,
+    two_stable_members: list[Path],
+    kafka: Any,
+    timeline: Any,
+    chaos_namespace: str,
     record_property: Any,
 ) -> None:
     with SteadyTraffic(chaos_env, chaos_namespace, rate=RATE) as traffic:
@@ -84,8 +92,13 @@ def test_rolling_deploy_halts_at_a_bad_instance(
     took = time_to_rollback(events, outcome.new_instances, outcome.finished_at)
     record_property("time_to_rollback_s", None if took is None else round(took, 3))
     result = check_rollback(
-        events, bad_instances=outcome.new_instances, rolled_back_at=outcome.finished_at,
-        assignment=Fleet(chaos_env).assignment(), stable_members=STABLE, bound_s=ROLLBACK_BOUND_S, timeline=timeline,
+        events,
+        bad_instances=outcome.new_instances,
+        rolled_back_at=outcome.finished_at,
+        assignment=Fleet(chaos_env).assignment(),
+        stable_members=STABLE,
+        bound_s=ROLLBACK_BOUND_S,
+        timeline=timeline,
     )
     print(f"\n{outcome.summary()}\n{result.explain()}")
     assert result.ok, result.explain()
@@ -101,7 +114,11 @@ def test_rolling_deploy_halts_at_a_bad_instance(
     story="rolling",
 )
 def test_rolling_deploy_halts_at_a_crashing_instance_and_undoes_earlier_steps(
-    chaos_env: Any, two_stable_members: list[Path], kafka: Any, timeline: Any, chaos_namespace: str,
+    chaos_env: Any,
+    two_stable_members: list[Path],
+    kafka: Any,
+    timeline: Any,
+    chaos_namespace: str,
 ) -> None:
     second_new = "workflow-service#v2-2"
     crashed_at: list[float] = []
@@ -132,8 +149,14 @@ def test_rolling_deploy_halts_at_a_crashing_instance_and_undoes_earlier_steps(
     settled(chaos_env, kafka, chaos_namespace)
     events = history(chaos_env, two_stable_members, outcome.new_logs, traffic.record.acked_ids)
     result = check_rollback(
-        events, bad_instances=outcome.new_instances, rolled_back_at=outcome.finished_at, bad_since=crashed_at[0],
-        assignment=Fleet(chaos_env).assignment(), stable_members=STABLE, bound_s=ROLLBACK_BOUND_S, timeline=timeline,
+        events,
+        bad_instances=outcome.new_instances,
+        rolled_back_at=outcome.finished_at,
+        bad_since=crashed_at[0],
+        assignment=Fleet(chaos_env).assignment(),
+        stable_members=STABLE,
+        bound_s=ROLLBACK_BOUND_S,
+        timeline=timeline,
     )
     print(f"\n{outcome.summary()}\n{result.explain()}")
     assert result.ok, result.explain()

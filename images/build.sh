@@ -5,6 +5,8 @@
 #   images/build.sh            install podman/runc/debootstrap if missing, install
 #                              images/containers.conf, start the API service, build
 #                              chaoskit/base if missing or its inputs changed
+#   images/build.sh --no-install   the same, but refuse (exit 1, naming scripts/setup.sh)
+#                              rather than install missing system packages: what tests use
 #   images/build.sh --check    exit 0 if the image is current and the API answers, else 1
 #
 # The image, chaoskit/base:<inputs hash> (also tagged chaoskit/base:local, what the
@@ -32,6 +34,7 @@ SOCKET="${CHAOSKIT_PODMAN_SOCKET:-/run/chaoskit-podman.sock}"
 CONF_TARGET=/etc/containers/containers.conf.d/50-chaoskit.conf
 DEBOOTSTRAP_CACHE=/var/cache/chaoskit/debootstrap
 NO_ENGINE=3
+NO_INSTALL=0
 
 say() { printf '[chaoskit images] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit "${2:-1}"; }
@@ -61,6 +64,8 @@ ensure_tools() {
   # the init the API's `Init: true` runs as PID 1 (Debian's podman only recommends it)
   [ -x /usr/libexec/podman/catatonit ] || command -v catatonit >/dev/null || missing+=(catatonit)
   [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$NO_INSTALL" = 1 ] \
+    && die "${missing[*]} not installed: run scripts/setup.sh --tests (it installs them once)"
   command -v apt-get >/dev/null \
     || die "${missing[*]} not installed and apt-get is not available to install them; install podman, runc, debootstrap and catatonit with your package manager" $NO_ENGINE
   say "installing ${missing[*]} with apt-get ..."
@@ -176,6 +181,7 @@ main() {
     "$PY" -m chaoskit.runtime.podman status --socket "$SOCKET" >/dev/null
     exit $?
   fi
+  [ "${1:-}" = "--no-install" ] && NO_INSTALL=1
   ensure_tools
   ensure_conf
   ensure_api

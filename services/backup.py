@@ -144,13 +144,13 @@ class Snapshot:
         except json.JSONDecodeError as exc:
             raise BackupError(f"{path}: not JSON ({exc})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise BackupError(f"{path}: not a snapshot (expected \"format\": {FORMAT!r})")
+            raise BackupError(f'{path}: not a snapshot (expected "format": {FORMAT!r})')
         if data.get("version") != FORMAT_VERSION:
             found = data.get("version")
             raise BackupError(f"{path}: snapshot format version {found!r}; this code reads {FORMAT_VERSION}")
         docs = data.get("docs")
         if not isinstance(docs, dict) or not all(isinstance(d, dict) for d in docs.values()):
-            raise BackupError(f"{path}: \"docs\" must map each key to its hash fields")
+            raise BackupError(f'{path}: "docs" must map each key to its hash fields')
         positions = data.get("positions") or {}
         return cls(
             taken_at=float(data.get("taken_at", 0.0)),
@@ -317,14 +317,16 @@ def parked_event_ids(config: BackupConfig) -> set[str]:
 def read_after(bootstrap: str, position: Position, timeout_s: float) -> list[tuple[bytes | None, dict[str, str]]]:
     """(value, headers) of every record of the topic from the position's offsets (a partition
     without one: from the beginning) up to the high watermarks read at the start."""
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap,
-        "group.id": f"chaoskit-backup-{uuid.uuid4().hex}",
-        "enable.auto.commit": False,
-        "enable.partition.eof": True,
-        "auto.offset.reset": "earliest",
-        "log_level": 3,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"chaoskit-backup-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+            "log_level": 3,
+        }
+    )
     deadline = time.monotonic() + timeout_s
     try:
         metadata = consumer.list_topics(position.topic, timeout=timeout_s).topics.get(position.topic)
@@ -489,20 +491,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.timeout > 0:
         parser.error(f"--timeout={args.timeout:g} is not allowed; expected seconds > 0")
     config = BackupConfig(
-        args.bootstrap, args.redis, args.requests_topic, args.requests_group, args.dlq_topic, args.dlq_group,
-        args.alerts_topic, args.timeout,
+        args.bootstrap,
+        args.redis,
+        args.requests_topic,
+        args.requests_group,
+        args.dlq_topic,
+        args.dlq_group,
+        args.alerts_topic,
+        args.timeout,
     )
     try:
         if args.command == "snapshot" and args.out is not None:
             snapshot = take_snapshot(config)
             snapshot.save(args.out)
-            print(json.dumps({"snapshot": str(args.out), "docs": len(snapshot.docs), "taken_at": snapshot.taken_at,
-                              "requests_offsets": snapshot.requests.to_json()["offsets"],
-                              "dlq_offsets": snapshot.dlq.to_json()["offsets"]}))
+            print(
+                json.dumps(
+                    {
+                        "snapshot": str(args.out),
+                        "docs": len(snapshot.docs),
+                        "taken_at": snapshot.taken_at,
+                        "requests_offsets": snapshot.requests.to_json()["offsets"],
+                        "dlq_offsets": snapshot.dlq.to_json()["offsets"],
+                    }
+                )
+            )
         elif args.command == "snapshot":
             if not args.every > 0 or args.keep < 1:
                 parser.error(f"--every={args.every:g} --keep={args.keep}: expected seconds > 0 and keep >= 1")
-            with BackupSchedule(config, args.dir, args.every, args.keep) as schedule, contextlib.suppress(KeyboardInterrupt):
+            with (
+                BackupSchedule(config, args.dir, args.every, args.keep) as schedule,
+                contextlib.suppress(KeyboardInterrupt),
+            ):
                 threading.Event().wait()
             print(json.dumps({"snapshots": [str(p) for p in schedule.snapshots()], "errors": schedule.errors}))
         elif args.command == "restore":

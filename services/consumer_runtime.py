@@ -10,9 +10,10 @@ caller commits what is done before leaving the `with` block.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from aiohttp import web
 from confluent_kafka import Consumer, Producer

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 # Versions travel as JSON numbers and are compared as Lua doubles in Redis, so they must
 # stay exactly representable in a double.
@@ -217,4 +218,3 @@ def alert_record(
     ).encode()
     headers = {name: v for name, v in (("event_id", event_id), ("trace_id", trace_id)) if v}
     return OutgoingRecord(topic, key.encode() if key else None, value, encode_headers(headers), event_id, trace_id)
-

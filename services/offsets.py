@@ -9,8 +9,9 @@ partition is the first offset not yet resolved.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Generic, Iterable, TypeVar
+from typing import Generic, TypeVar
 
 P = TypeVar("P")
 TP = tuple[str, int]

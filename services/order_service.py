@@ -150,7 +150,7 @@ def build_app(config: OrderServiceConfig, log: JsonLog) -> web.Application:
             # librdkafka's message.timeout.ms is PRODUCE_TIMEOUT_S, so the report comes
             # by then; the margin only guards against a lost callback.
             msg = await asyncio.wait_for(delivery, timeout=config.produce_timeout_s + 2.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.error("delivery timed out", timeout_s=config.produce_timeout_s, **ids)
             return _error(503, f"delivery not confirmed within {config.produce_timeout_s:g}s", **ids)
         except KafkaException as exc:

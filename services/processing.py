@@ -6,7 +6,6 @@ does exactly what the main path does and logs the same history kinds.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from concurrent.futures import TimeoutError as FutureTimeoutError
@@ -81,7 +80,7 @@ class DocumentServiceClient:
                 if response.status >= 300:
                     raise ProcessingError(f"document-service HTTP {response.status}")
                 await response.read()
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ProcessingError(f"document-service timeout after {self._timeout_s:g}s") from None
         except aiohttp.ClientConnectorError as exc:
             raise ProcessingError(f"document-service unreachable: {exc.os_error}") from None

@@ -52,7 +52,7 @@ return {'applied', stored[1], stored[2]}
 """
 
 
-class ApplyOutcome(str, Enum):
+class ApplyOutcome(str, Enum):  # noqa: UP042  # str() must stay "ApplyOutcome.X" in the logs
     APPLIED = "applied"  # this call changed the stored document
     DUPLICATE = "duplicate"  # this very event (same id and version) is already stored
     STALE = "stale"  # a newer version, or another event with the same version, is stored

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-from typing import Any, Callable, Coroutine, Iterable, TypeVar
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, TypeVar
 
 from aiohttp import web
 

@@ -21,8 +21,9 @@ import json
 import sys
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import redis
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition

@@ -46,14 +46,15 @@ def check_dlq(history: History, timeline: Timeline | None = None) -> CheckResult
     for event_id, found in sorted(named.items(), key=lambda item: paths[item[0]][0].time if paths[item[0]] else 0.0):
         observations = paths[event_id]
         path = describe(observations, origin)
-        trace = next((o.trace_id for o in observations if o.trace_id and o.kind is not Kind.DEAD_LETTERED), None)
-        for at, expected, fault in found:
-            if at is None:
+        trace_id = next((o.trace_id for o in observations if o.trace_id and o.kind is not Kind.DEAD_LETTERED), None)
+        for entered, expected, fault in found:
+            if entered is None:
                 window = event_window(timeline, observations, origin)
-                offenders.append(Offender(event_id, trace, expected, f"{path}; {fault}", window))
+                offenders.append(Offender(event_id, trace_id, expected, f"{path}; {fault}", window))
             else:
-                observed = f"DLQ entry at {at - origin:.2f}s {fault}; path: {path}"
-                offenders.append(Offender(event_id, trace, expected, observed, window_label(timeline, at, at, origin)))
+                observed = f"DLQ entry at {entered - origin:.2f}s {fault}; path: {path}"
+                window = window_label(timeline, entered, entered, origin)
+                offenders.append(Offender(event_id, trace_id, expected, observed, window))
 
     count = len(parked.time)
     if offenders:

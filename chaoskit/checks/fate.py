@@ -75,7 +75,7 @@ def describe(observations: Sequence[Observation], origin: float) -> str:
     steps = [step(o, origin) for o in observations]
     if len(steps) > MAX_STEPS:
         hidden = len(steps) - MAX_STEPS
-        steps = steps[:4] + [f"… {hidden} more …"] + steps[-(MAX_STEPS - 4) :]
+        steps = [*steps[:4], f"… {hidden} more …", *steps[-(MAX_STEPS - 4) :]]
     return " → ".join(steps)
 
 

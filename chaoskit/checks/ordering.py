@@ -57,7 +57,8 @@ def check_ordering(history: History, timeline: Timeline | None = None) -> CheckR
     judged = f"{plural(effects - unversioned, 'effect')} on {plural(len(highest), 'key')}"
     skipped = f"; {plural(unversioned, 'effect')} without key or version not judged" if unversioned else ""
     if offenders:
-        summary = f"{plural(len(offenders), 'applied version')} went backwards ({name_ids(offenders)}) among {judged}{skipped}"
+        went = plural(len(offenders), "applied version")
+        summary = f"{went} went backwards ({name_ids(offenders)}) among {judged}{skipped}"
     else:
         summary = f"applied versions never went backwards: {judged}{skipped}"
     return CheckResult(NAME, not offenders, summary, tuple(offenders))

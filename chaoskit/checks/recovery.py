@@ -56,10 +56,12 @@ def _offender(item: Mapping[str, Any], observed: str) -> Offender:
     wanted = item.get("expected_event_ids") or []
     expected = (
         f"doc:{key} at version {item['expected_version']} (event {', '.join(wanted)})"
-        if "expected_version" in item else f"no doc:{key}"
+        if "expected_version" in item
+        else f"no doc:{key}"
     )
     actual = (
         f"version {item.get('actual_version')} by {item.get('actual_event_id')}"
-        if item.get("actual_version") is not None else "absent"
+        if item.get("actual_version") is not None
+        else "absent"
     )
     return Offender(wanted[0] if wanted else item.get("actual_event_id"), None, expected, f"{observed}: {actual}")

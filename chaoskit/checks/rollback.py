@@ -78,19 +78,28 @@ def check_rollback(
     since = bad_since if bad_since is not None else (first[0] if first else None)
     if since is None:
         took_text = "no bad event to measure from"
-        offenders.append(Offender(
-            None, None, f"a failed or dead-lettered event logged by {names} (the bad version)",
-            "none in the history; pass bad_since= for a version that failed otherwise (e.g. crashed)",
-        ))
+        offenders.append(
+            Offender(
+                None,
+                None,
+                f"a failed or dead-lettered event logged by {names} (the bad version)",
+                "none in the history; pass bad_since= for a version that failed otherwise (e.g. crashed)",
+            )
+        )
     else:
         took = rolled_back_at - since
         took_text = f"rolled back {took:.2f} s after {'its first bad event' if bad_since is None else 'it turned bad'}"
         if took > bound_s:
             event_id, trace_id = (first[1], first[2]) if first and bad_since is None else (None, None)
-            offenders.append(Offender(
-                event_id, trace_id, f"rolled back within {bound_s:g} s of the first bad event",
-                f"the rollback ended {took:.2f} s after it", window_label(timeline, since, rolled_back_at, origin),
-            ))
+            offenders.append(
+                Offender(
+                    event_id,
+                    trace_id,
+                    f"rolled back within {bound_s:g} s of the first bad event",
+                    f"the rollback ended {took:.2f} s after it",
+                    window_label(timeline, since, rolled_back_at, origin),
+                )
+            )
 
     # -- stable serves all --------------------------------------------------------------
     stable = set(stable_members)
@@ -130,14 +139,19 @@ def check_rollback(
         trace_id = next((o.trace_id for o in path if o.trace_id), None)
         if event_id in lost:
             observed = f"{describe(path, origin)}; never applied nor dead-lettered"
-            offenders.append(Offender(
-                event_id, trace_id, "applied or dead-lettered", observed, event_window(timeline, path, origin)
-            ))
+            offenders.append(
+                Offender(event_id, trace_id, "applied or dead-lettered", observed, event_window(timeline, path, origin))
+            )
         else:
-            offenders.append(Offender(
-                event_id, trace_id, "applied once", f"applied {effects[event_id]} times: {describe(path, origin)}",
-                event_window(timeline, path, origin),
-            ))
+            offenders.append(
+                Offender(
+                    event_id,
+                    trace_id,
+                    "applied once",
+                    f"applied {effects[event_id]} times: {describe(path, origin)}",
+                    event_window(timeline, path, origin),
+                )
+            )
     only_dlq = len(dead_lettered - set(effects))
     events_text = (
         f"{len(acked)} acked events: {len(effects)} applied, {only_dlq} only dead-lettered, "

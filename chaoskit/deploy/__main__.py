@@ -38,8 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     common = _Parser(add_help=False)
     common.add_argument("--env", help="environment id (default: the newest running one)")
-    common.add_argument("--component", default=DEFAULT_COMPONENT,
-                        help=f"service to deploy (default {DEFAULT_COMPONENT})")
+    common.add_argument(
+        "--component", default=DEFAULT_COMPONENT, help=f"service to deploy (default {DEFAULT_COMPONENT})"
+    )
     status = sub.add_parser("status", parents=[common], help="members, their versions and the partitions they serve")
     status.add_argument("--json", action="store_true", help="print one JSON object")
     for name, text in (("canary", "deploy a version as a canary"), ("rolling", "replace members one by one")):
@@ -47,9 +48,14 @@ def _parser() -> argparse.ArgumentParser:
         deploy.add_argument("--version", required=True, dest="version_name", help="the new version's name")
         deploy.add_argument("--fail-rate", type=float, default=0.0, help="stage a bad version: share of events failing")
         deploy.add_argument("--extra-latency-ms", type=float, default=0.0, help="stage a slow version")
-        deploy.add_argument("--policy", action="append", default=[], metavar="FIELD=VALUE",
-                            help="policy field, repeatable (window_s, min_events, max_error_rate_delta, "
-                                 "max_dlq_rate, max_health_failures, max_wait_s)")
+        deploy.add_argument(
+            "--policy",
+            action="append",
+            default=[],
+            metavar="FIELD=VALUE",
+            help="policy field, repeatable (window_s, min_events, max_error_rate_delta, "
+            "max_dlq_rate, max_health_failures, max_wait_s)",
+        )
         deploy.add_argument("--alerts-topic", default=DEFAULT_ALERTS_TOPIC)
     back = sub.add_parser("rollback", parents=[common], help="roll back to the stable version now")
     back.add_argument("--reason", default="manual rollback", help="why (goes into the log line and the alert)")
@@ -106,11 +112,19 @@ def run(argv: Sequence[str] | None = None) -> int:
             print(f"assignment: {json.dumps(status['assignment'])}")
         return 0
     if args.command == "rollback":
-        outcome = rollback(runtime, component=args.component, reason=args.reason, alert=not args.no_alert,
-                           alerts_topic=args.alerts_topic)
-        print(f"{outcome.reason}: removed {list(outcome.removed)}, restored {list(outcome.restored)}, "
-              f"took {outcome.took_s:.1f} s, alert {'sent' if outcome.alert_sent else 'not sent'}"
-              if outcome.did_anything else f"nothing to roll back: every member runs {outcome.to_version}")
+        outcome = rollback(
+            runtime,
+            component=args.component,
+            reason=args.reason,
+            alert=not args.no_alert,
+            alerts_topic=args.alerts_topic,
+        )
+        print(
+            f"{outcome.reason}: removed {list(outcome.removed)}, restored {list(outcome.restored)}, "
+            f"took {outcome.took_s:.1f} s, alert {'sent' if outcome.alert_sent else 'not sent'}"
+            if outcome.did_anything
+            else f"nothing to roll back: every member runs {outcome.to_version}"
+        )
         return 0
     deploy = canary_deploy if args.command == "canary" else rolling_deploy
     result: DeployOutcome = deploy(runtime, version, policy, component=args.component, alerts_topic=args.alerts_topic)

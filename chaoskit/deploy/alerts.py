@@ -26,8 +26,14 @@ class AlertNotSent(ChaoskitError):
 
 
 def rollback_alert(
-    component: str, reason: str, figures: Mapping[str, Any], *, from_version: str, to_version: str,
-    instances: list[str], at: float | None = None,
+    component: str,
+    reason: str,
+    figures: Mapping[str, Any],
+    *,
+    from_version: str,
+    to_version: str,
+    instances: list[str],
+    at: float | None = None,
 ) -> dict[str, Any]:
     """The alert's JSON body; ``reason`` starts with ``rollback:``."""
     if not reason.startswith("rollback:"):
@@ -46,13 +52,15 @@ def rollback_alert(
 
 def publish_alert(bootstrap: str, topic: str, alert: Mapping[str, Any], timeout_s: float = DELIVERY_TIMEOUT_S) -> None:
     """Publish and wait for the broker's ack; AlertNotSent says why it failed."""
-    producer = Producer({
-        "bootstrap.servers": bootstrap,
-        "acks": "all",
-        "enable.idempotence": True,
-        "message.timeout.ms": int(timeout_s * 1000),
-        "log_level": 3,
-    })
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "message.timeout.ms": int(timeout_s * 1000),
+            "log_level": 3,
+        }
+    )
     errors: list[KafkaError | None] = []
 
     def on_delivery(err: KafkaError | None, _: Message) -> None:

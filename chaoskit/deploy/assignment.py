@@ -71,8 +71,12 @@ class Assignment:
         return f"{self.state}: {shown or 'no members'}{tail}"
 
     def to_dict(self) -> dict[str, object]:
-        return {"group": self.group, "topic": self.topic, "state": self.state,
-                "members": {name: list(parts) for name, parts in self.members}}
+        return {
+            "group": self.group,
+            "topic": self.topic,
+            "state": self.state,
+            "members": {name: list(parts) for name, parts in self.members},
+        }
 
 
 def read_assignment(bootstrap: str, group: str, topic: str, timeout_s: float = 10.0) -> Assignment:

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import time
 
+from chaoskit.deploy.assignment import Assignment
 from chaoskit.deploy.decision import Action, Decision
-from chaoskit.deploy.fleet import DEFAULT_COMPONENT, REBALANCE_TIMEOUT_S, Fleet, InstanceRuntime, Member
+from chaoskit.deploy.fleet import DEFAULT_COMPONENT, REBALANCE_TIMEOUT_S, Fleet, Member
 from chaoskit.deploy.journal import Journal, TimelineLike
 from chaoskit.deploy.outcome import DeployOutcome
 from chaoskit.deploy.policy import Policy
-from chaoskit.deploy.rollback import DEFAULT_ALERTS_TOPIC, roll_back
+from chaoskit.deploy.rollback import DEFAULT_ALERTS_TOPIC, RollbackOutcome, roll_back
 from chaoskit.deploy.stable import stable_members, start_instance
 from chaoskit.deploy.version import Version
 from chaoskit.deploy.watch import DEFAULT_INTERVAL_S, judge
+from chaoskit.runtime.base import Runtime
 
 
 def canary_name(component: str, version: Version) -> str:
@@ -29,7 +31,7 @@ def canary_name(component: str, version: Version) -> str:
 
 
 def canary_deploy(
-    runtime: InstanceRuntime,
+    runtime: Runtime,
     version: Version,
     policy: Policy | None = None,
     *,
@@ -50,8 +52,14 @@ def canary_deploy(
     started = time.time()
     name = canary_name(component, version)
     journal.record(
-        "start", f"canary {version.name} next to {len(stable)} member(s) of {stable_version}", target=name,
-        at=started, strategy="canary", version=version.name, stable_version=stable_version, policy=policy.to_dict(),
+        "start",
+        f"canary {version.name} next to {len(stable)} member(s) of {stable_version}",
+        target=name,
+        at=started,
+        strategy="canary",
+        version=version.name,
+        stable_version=stable_version,
+        policy=policy.to_dict(),
         env=version.env(),
     )
     window = journal.open_window(f"canary {version.name}", name, version.env(), started)
@@ -75,27 +83,56 @@ def canary_deploy(
             new.append(fleet.start(f"{component}#{version.name}-{index}", version))
         for member in stable:
             fleet.retire(member)
-        serving = fleet.wait_served_by(
+        promoted = fleet.wait_served_by(
             [m.name for m in new], f"promotion: every partition on {version.name}", rebalance_timeout_s
         )
         finished = time.time()
         journal.record(
-            "promote", decision.reason, target=component, at=finished, version=version.name,
-            retired=[m.name for m in stable], started=[m.name for m in new], serving=serving.to_dict(),
+            "promote",
+            decision.reason,
+            target=component,
+            at=finished,
+            version=version.name,
+            retired=[m.name for m in stable],
+            started=[m.name for m in new],
+            serving=promoted.to_dict(),
             figures=decision.figures,
         )
-        rolled = None
+        rolled: RollbackOutcome | None = None
+        serving: Assignment | None = promoted
     else:
         rolled = roll_back(
-            fleet, journal, reason=decision.reason, remove=new, restore=[], keep=[m.name for m in stable],
-            from_version=version.name, to_version=stable_version, figures=decision.figures, alert=alert,
-            alerts_topic=alerts_topic, started_at=decided, timeout_s=rebalance_timeout_s,
+            fleet,
+            journal,
+            reason=decision.reason,
+            remove=new,
+            restore=[],
+            keep=[m.name for m in stable],
+            from_version=version.name,
+            to_version=stable_version,
+            figures=decision.figures,
+            alert=alert,
+            alerts_topic=alerts_topic,
+            started_at=decided,
+            timeout_s=rebalance_timeout_s,
         )
         finished, serving = rolled.finished_at, rolled.serving
     journal.close_window(window, finished)
     return DeployOutcome(
-        "canary", component, version.name, stable_version, decision.action, decision.reason, decision.figures,
-        started, decided, finished, tuple(new), serving, rolled, tuple(journal.entries[first:]),
+        "canary",
+        component,
+        version.name,
+        stable_version,
+        decision.action,
+        decision.reason,
+        decision.figures,
+        started,
+        decided,
+        finished,
+        tuple(new),
+        serving,
+        rolled,
+        tuple(journal.entries[first:]),
     )
 
 

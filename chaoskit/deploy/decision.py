@@ -104,9 +104,7 @@ def decide(canary: WindowStats, stable: WindowStats, policy: Policy) -> Decision
             )
         return Decision(Action.HOLD, f"hold: {canary.events} of {policy.min_events} events needed", figures)
     if canary.elapsed_s < policy.window_s:
-        return Decision(
-            Action.HOLD, f"hold: watched {canary.elapsed_s:.1f} s of {policy.window_s:g} s", figures
-        )
+        return Decision(Action.HOLD, f"hold: watched {canary.elapsed_s:.1f} s of {policy.window_s:g} s", figures)
     return Decision(
         Action.PROMOTE,
         f"promote: canary error rate {_pct(canary.error_rate)} vs stable {_pct(stable.error_rate)}, "

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from chaoskit.deploy.assignment import Assignment, read_assignment, wait_for_assignment
 from chaoskit.deploy.metrics import MetricsUnavailable, read_metrics
@@ -23,14 +22,6 @@ from chaoskit.runtime.health import http_ok
 
 DEFAULT_COMPONENT = "workflow-service"
 REBALANCE_TIMEOUT_S = 30.0
-
-
-class InstanceRuntime(Runtime, Protocol):
-    """A runtime that can run extra instances of a service (both runtimes can)."""
-
-    def add_instance(self, component: str, instance: str, env: dict[str, str] | None = None) -> str: ...
-    def remove_instance(self, instance: str, graceful: bool = True) -> None: ...
-    def instances(self, component: str | None = None) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -53,7 +44,7 @@ class Member:
 class Fleet:
     """The members of ``component`` and the group they share."""
 
-    def __init__(self, runtime: InstanceRuntime, component: str = DEFAULT_COMPONENT) -> None:
+    def __init__(self, runtime: Runtime, component: str = DEFAULT_COMPONENT) -> None:
         comp = runtime.topology.component(component)
         if comp.kind != "service":
             raise ConfigError(f"only services under test can be deployed; {component!r} is kind {comp.kind}")

@@ -42,7 +42,9 @@ class Policy:
         _number("max_dlq_rate", self.max_dlq_rate, "a fraction in [0, 1]", lambda v: 0 <= v <= 1)
         _integer("max_health_failures", self.max_health_failures, 0)
         _number(
-            "max_wait_s", self.max_wait_s, f"a number of seconds >= window_s ({self.window_s:g})",
+            "max_wait_s",
+            self.max_wait_s,
+            f"a number of seconds >= window_s ({self.window_s:g})",
             lambda v: v >= self.window_s,
         )
 

@@ -18,9 +18,10 @@ from typing import Any
 
 from chaoskit.deploy.alerts import AlertNotSent, publish_alert, rollback_alert
 from chaoskit.deploy.assignment import Assignment
-from chaoskit.deploy.fleet import DEFAULT_COMPONENT, REBALANCE_TIMEOUT_S, Fleet, InstanceRuntime, Member
+from chaoskit.deploy.fleet import DEFAULT_COMPONENT, REBALANCE_TIMEOUT_S, Fleet, Member
 from chaoskit.deploy.journal import Journal, TimelineLike
 from chaoskit.errors import ChaoskitError
+from chaoskit.runtime.base import Runtime
 
 DEFAULT_ALERTS_TOPIC = "ops.alerts"
 
@@ -77,14 +78,27 @@ def roll_back(
     figures = {**(figures or {}), "rollback_took_s": round(finished - started, 3)}
     removed = [m.name for m in remove]
     journal.record(
-        "rollback", reason, target=fleet.component, level="warning", at=finished,
-        from_version=from_version, to_version=to_version, removed=removed, restored=restored,
-        serving=serving.to_dict(), figures=figures,
+        "rollback",
+        reason,
+        target=fleet.component,
+        level="warning",
+        at=finished,
+        from_version=from_version,
+        to_version=to_version,
+        removed=removed,
+        restored=restored,
+        serving=serving.to_dict(),
+        figures=figures,
     )
     alert_sent = False
     if alert:
         body = rollback_alert(
-            fleet.component, reason, figures, from_version=from_version, to_version=to_version, instances=removed,
+            fleet.component,
+            reason,
+            figures,
+            from_version=from_version,
+            to_version=to_version,
+            instances=removed,
             at=finished,
         )
         try:
@@ -94,13 +108,21 @@ def roll_back(
         except AlertNotSent as err:
             journal.record("alert-failed", str(err), target=alerts_topic, level="error")
     return RollbackOutcome(
-        reason, from_version, to_version, started, finished, tuple(removed), tuple(restored), serving, alert_sent,
+        reason,
+        from_version,
+        to_version,
+        started,
+        finished,
+        tuple(removed),
+        tuple(restored),
+        serving,
+        alert_sent,
         figures,
     )
 
 
 def rollback(
-    runtime: InstanceRuntime,
+    runtime: Runtime,
     *,
     component: str = DEFAULT_COMPONENT,
     reason: str = "manual rollback",
@@ -135,12 +157,25 @@ def rollback(
     keep = [name for name, m in members.items() if m.version == stable_version]
     other_versions = sorted({m.version for m in remove})
     if not remove and not restored:
-        journal.record("rollback-noop", f"nothing to roll back: every member of {component} runs {stable_version}",
-                       target=component)
+        journal.record(
+            "rollback-noop",
+            f"nothing to roll back: every member of {component} runs {stable_version}",
+            target=component,
+        )
         return RollbackOutcome(reason, stable_version, stable_version, started, time.time(), (), (), None, False)
     return roll_back(
-        fleet, journal, reason=reason, remove=remove, restore=[], keep=keep or [component],
-        from_version=",".join(other_versions) or stable_version, to_version=stable_version,
-        figures={"removed_instances": len(remove)}, alert=alert, alerts_topic=alerts_topic,
-        restored_already=restored, started_at=started, timeout_s=timeout_s,
+        fleet,
+        journal,
+        reason=reason,
+        remove=remove,
+        restore=[],
+        keep=keep or [component],
+        from_version=",".join(other_versions) or stable_version,
+        to_version=stable_version,
+        figures={"removed_instances": len(remove)},
+        alert=alert,
+        alerts_topic=alerts_topic,
+        restored_already=restored,
+        started_at=started,
+        timeout_s=timeout_s,
     )

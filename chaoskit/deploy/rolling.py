@@ -14,7 +14,7 @@ import time
 
 from chaoskit.deploy.canary import abandon
 from chaoskit.deploy.decision import Action, Decision
-from chaoskit.deploy.fleet import DEFAULT_COMPONENT, REBALANCE_TIMEOUT_S, Fleet, InstanceRuntime, Member
+from chaoskit.deploy.fleet import DEFAULT_COMPONENT, REBALANCE_TIMEOUT_S, Fleet, Member
 from chaoskit.deploy.journal import Journal, TimelineLike
 from chaoskit.deploy.outcome import DeployOutcome
 from chaoskit.deploy.policy import Policy
@@ -22,10 +22,11 @@ from chaoskit.deploy.rollback import DEFAULT_ALERTS_TOPIC, roll_back
 from chaoskit.deploy.stable import stable_members, start_instance
 from chaoskit.deploy.version import Version
 from chaoskit.deploy.watch import DEFAULT_INTERVAL_S, judge
+from chaoskit.runtime.base import Runtime
 
 
 def rolling_deploy(
-    runtime: InstanceRuntime,
+    runtime: Runtime,
     version: Version,
     policy: Policy | None = None,
     *,
@@ -46,9 +47,16 @@ def rolling_deploy(
     order = [m for m in old if not m.base] + [m for m in old if m.base]
     started = time.time()
     journal.record(
-        "start", f"rolling {version.name} over {len(order)} member(s) of {stable_version}", target=component,
-        at=started, strategy="rolling", version=version.name, stable_version=stable_version, policy=policy.to_dict(),
-        env=version.env(), order=[m.name for m in order],
+        "start",
+        f"rolling {version.name} over {len(order)} member(s) of {stable_version}",
+        target=component,
+        at=started,
+        strategy="rolling",
+        version=version.name,
+        stable_version=stable_version,
+        policy=policy.to_dict(),
+        env=version.env(),
+        order=[m.name for m in order],
     )
     new: list[Member] = []
     retired: list[Member] = []
@@ -63,17 +71,25 @@ def rolling_deploy(
             else:
                 new.append(member)
                 remaining = [m for m in old if m not in retired]
-                decision = judge(fleet, member, remaining, policy, interval_s=interval_s,
-                                 rebalance_timeout_s=rebalance_timeout_s)
+                decision = judge(
+                    fleet, member, remaining, policy, interval_s=interval_s, rebalance_timeout_s=rebalance_timeout_s
+                )
             journal.close_window(window, time.time())
             if decision.action is Action.ROLLBACK:
-                decision = Decision(decision.action, f"{decision.reason} [step {step} of {len(order)}: {name}]",
-                                    {**decision.figures, "step": step, "steps": len(order)})
+                decision = Decision(
+                    decision.action,
+                    f"{decision.reason} [step {step} of {len(order)}: {name}]",
+                    {**decision.figures, "step": step, "steps": len(order)},
+                )
                 break
             fleet.retire(target)
             retired.append(target)
-            journal.record("step", f"step {step} of {len(order)}: {name} replaced {target.name}", target=name,
-                           figures=decision.figures)
+            journal.record(
+                "step",
+                f"step {step} of {len(order)}: {name} replaced {target.name}",
+                target=name,
+                figures=decision.figures,
+            )
     except BaseException:
         abandon(fleet, journal, new)
         raise
@@ -81,22 +97,63 @@ def rolling_deploy(
     decided = time.time()
     if decision.action is Action.ROLLBACK:
         rolled = roll_back(
-            fleet, journal, reason=decision.reason, remove=new, restore=retired, keep=[m.name for m in old],
-            from_version=version.name, to_version=stable_version, figures=decision.figures, alert=alert,
-            alerts_topic=alerts_topic, started_at=decided, timeout_s=rebalance_timeout_s,
+            fleet,
+            journal,
+            reason=decision.reason,
+            remove=new,
+            restore=retired,
+            keep=[m.name for m in old],
+            from_version=version.name,
+            to_version=stable_version,
+            figures=decision.figures,
+            alert=alert,
+            alerts_topic=alerts_topic,
+            started_at=decided,
+            timeout_s=rebalance_timeout_s,
         )
         return DeployOutcome(
-            "rolling", component, version.name, stable_version, Action.ROLLBACK, decision.reason, decision.figures,
-            started, decided, rolled.finished_at, tuple(new), rolled.serving, rolled, tuple(journal.entries[first:]),
+            "rolling",
+            component,
+            version.name,
+            stable_version,
+            Action.ROLLBACK,
+            decision.reason,
+            decision.figures,
+            started,
+            decided,
+            rolled.finished_at,
+            tuple(new),
+            rolled.serving,
+            rolled,
+            tuple(journal.entries[first:]),
         )
     serving = fleet.wait_served_by(
         [m.name for m in new], f"rolling: every partition on {version.name}", rebalance_timeout_s
     )
     finished = time.time()
     reason = f"promote: all {len(order)} members replaced by {version.name}"
-    journal.record("promote", reason, target=component, at=finished, version=version.name, serving=serving.to_dict(),
-                   figures=decision.figures)
+    journal.record(
+        "promote",
+        reason,
+        target=component,
+        at=finished,
+        version=version.name,
+        serving=serving.to_dict(),
+        figures=decision.figures,
+    )
     return DeployOutcome(
-        "rolling", component, version.name, stable_version, Action.PROMOTE, reason, decision.figures,
-        started, decided, finished, tuple(new), serving, None, tuple(journal.entries[first:]),
+        "rolling",
+        component,
+        version.name,
+        stable_version,
+        Action.PROMOTE,
+        reason,
+        decision.figures,
+        started,
+        decided,
+        finished,
+        tuple(new),
+        serving,
+        None,
+        tuple(journal.entries[first:]),
     )

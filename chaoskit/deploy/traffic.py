@@ -48,7 +48,11 @@ class SteadyTraffic:
     """``with SteadyTraffic(chaos_env, chaos_namespace, rate=20) as traffic: ...``"""
 
     def __init__(
-        self, runtime: Runtime, key_prefix: str, rate: float = 20.0, component: str = "order-service",
+        self,
+        runtime: Runtime,
+        key_prefix: str,
+        rate: float = 20.0,
+        component: str = "order-service",
         request_timeout_s: float = 5.0,
     ) -> None:
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= MAX_RATE:
@@ -96,8 +100,13 @@ class SteadyTraffic:
 
     def _send(self, session: requests.Session, number: int) -> None:
         sent = Sent(uuid.uuid4().hex, uuid.uuid4().hex, f"{self.key_prefix}doc-{number}", time.time())
-        body = {"key": sent.key, "content": f"content {number}", "version": 1, "event_id": sent.event_id,
-                "trace_id": sent.trace_id}
+        body = {
+            "key": sent.key,
+            "content": f"content {number}",
+            "version": 1,
+            "event_id": sent.event_id,
+            "trace_id": sent.trace_id,
+        }
         try:
             response = session.post(self.url, json=body, timeout=self.request_timeout_s)
             outcome = None if response.status_code == 202 else f"HTTP {response.status_code}: {response.text[:200]}"

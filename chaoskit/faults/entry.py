@@ -8,7 +8,8 @@ still active, schedules included (the pytest plugin calls it in teardown).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from chaoskit.errors import ConfigError
 from chaoskit.faults import params
@@ -43,8 +44,14 @@ class Faults:
 
     # -- network faults on one link (Toxiproxy toxics) --------------------------------------
     def _toxic(
-        self, kind: str, client: str, component: str, attributes: dict[str, Any], shown: dict[str, Any],
-        direction: Any, toxicity: Any,
+        self,
+        kind: str,
+        client: str,
+        component: str,
+        attributes: dict[str, Any],
+        shown: dict[str, Any],
+        direction: Any,
+        toxicity: Any,
     ) -> ToxicFault:
         """A toxic of type ``kind``; ``shown`` is what the user passed, by the names they used."""
         link = params.link(self.runtime.topology, kind, client, component)
@@ -52,8 +59,14 @@ class Faults:
         return ToxicFault(self._state, kind, link, attributes, direction_, params.toxicity(kind, toxicity), shown)
 
     def latency(
-        self, client: str, component: str, ms: float, jitter: float = 0, *,
-        direction: Direction = "downstream", toxicity: float = 1.0,
+        self,
+        client: str,
+        component: str,
+        ms: float,
+        jitter: float = 0,
+        *,
+        direction: Direction = "downstream",
+        toxicity: float = 1.0,
     ) -> ToxicFault:
         """Delay data by ``ms`` ± ``jitter``. Downstream by default: each round trip gets
         ``ms`` once (``"both"`` delays requests and responses, twice per round trip)."""
@@ -89,8 +102,15 @@ class Faults:
         return self._toxic("reset_peer", client, component, {"timeout": ms_}, {"ms": ms_}, direction, toxicity)
 
     def slicer(
-        self, client: str, component: str, average_size: int, size_variation: int = 0, delay_us: int = 0, *,
-        direction: Direction = "downstream", toxicity: float = 1.0,
+        self,
+        client: str,
+        component: str,
+        average_size: int,
+        size_variation: int = 0,
+        delay_us: int = 0,
+        *,
+        direction: Direction = "downstream",
+        toxicity: float = 1.0,
     ) -> ToxicFault:
         """Split data into writes of ``average_size`` ± ``size_variation`` bytes, ``delay_us`` microseconds apart."""
         size = params.whole("slicer", "average_size", average_size, minimum=1, unit="bytes")

@@ -9,7 +9,8 @@ and starts it empty; Kafka's topics are re-created, empty).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from chaoskit.faults.fault import Fault
 from chaoskit.faults.partition import cut_link

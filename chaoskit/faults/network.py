@@ -8,6 +8,7 @@ its own toxics. ``direction="both"`` is two toxics, one per stream.
 from __future__ import annotations
 
 import itertools
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from chaoskit.faults.fault import Fault
@@ -56,7 +57,7 @@ class ToxicFault(Fault):
                 toxicity=self.toxicity,
                 attributes=dict(self.attributes),
             )
-            self._on_heal(f"remove toxic {toxic.name} from proxy {proxy}", lambda name=toxic.name: self._remove(name))
+            self._on_heal(f"remove toxic {toxic.name} from proxy {proxy}", partial(self._remove, toxic.name))
             self._state.toxiproxy.add_toxic(proxy, toxic)
 
     def _remove(self, toxic: str) -> None:

@@ -8,7 +8,8 @@ fails at once instead of half-applying a fault or aiming it outside the topology
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from chaoskit.errors import BlastRadiusError, ConfigError
 from chaoskit.topology import Link, Topology
@@ -89,7 +90,7 @@ def link(topology: Topology, call: str, client: Any, component: Any) -> Link:
     except ConfigError as err:
         message = f"{call}({client!r}, {component!r}): {err}"
         if "the links are" not in message:
-            message += f"; the links are: {', '.join(l.name for l in topology.links) or 'none'}"
+            message += f"; the links are: {', '.join(link.name for link in topology.links) or 'none'}"
         raise TargetError(message) from None
 
 
@@ -97,8 +98,7 @@ def links(topology: Topology, call: str, given: Any) -> list[Link]:
     """Links given as ``("client", "component")`` pairs or ``"client->component"`` strings."""
     if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
         raise ConfigError(
-            f"{call}(links={given!r}): links must be a list of (client, component) pairs "
-            f"or 'client->component' strings"
+            f"{call}(links={given!r}): links must be a list of (client, component) pairs or 'client->component' strings"
         )
     found: list[Link] = []
     for i, item in enumerate(given):

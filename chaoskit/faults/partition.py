@@ -7,7 +7,8 @@ compose and a link comes back only when the last fault cutting it heals.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from chaoskit.faults.fault import Fault
 

@@ -25,7 +25,9 @@ def wait_answers(runtime: Runtime, component: str) -> None:
     comp = runtime.topology.component(component)
     endpoint = runtime.endpoint(component)
     health.wait_for(
-        lambda: answers(comp, endpoint, runtime.topology.topics) is not False, HEAL_TIMEOUT_S, f"{component} healthy after heal"
+        lambda: answers(comp, endpoint, runtime.topology.topics) is not False,
+        HEAL_TIMEOUT_S,
+        f"{component} healthy after heal",
     )
 
 

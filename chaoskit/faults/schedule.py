@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Iterable, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from chaoskit.errors import ChaoskitError, ConfigError
 from chaoskit.faults import params
@@ -119,10 +120,7 @@ def plan_events(steps: list[Step]) -> list[Event]:
     zero-length steps; ties keep the order of the steps."""
 
     def key(event: Event) -> tuple[float, int, int]:
-        if event.action == "inject":
-            phase = 1
-        else:
-            phase = 0 if steps[event.step].at_s < event.at_s else 2
+        phase = 1 if event.action == "inject" else 0 if steps[event.step].at_s < event.at_s else 2
         return (event.at_s, phase, event.step)
 
     events = [Event(s.at_s, "inject", i) for i, s in enumerate(steps)]

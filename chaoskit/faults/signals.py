@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Callable, Iterator
 
 Handler = Callable[[int, FrameType | None], object]
 _depth = 0
@@ -61,5 +61,5 @@ def deferred_interrupts() -> Iterator[None]:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         if received:
-            signum, frame = received[0]
-            previous[signal.Signals(signum)](signum, frame)
+            first, frame = received[0]
+            previous[signal.Signals(first)](first, frame)

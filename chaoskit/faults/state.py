@@ -10,15 +10,16 @@ thread and from schedule threads at once, so the bookkeeping is guarded by locks
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chaoskit.errors import ChaoskitError, ConfigError
 from chaoskit.faults.toxiproxy import ToxiproxyAPI
 
 if TYPE_CHECKING:  # runtime.base imports faults.toxiproxy: a runtime import here would be circular
-    from chaoskit.runtime.base import Runtime
     from chaoskit.faults.fault import Fault
     from chaoskit.faults.schedule import Schedule
+    from chaoskit.runtime.base import Runtime
 
 
 class Recorder(Protocol):

@@ -98,7 +98,8 @@ class ToxiproxyAPI:
             raise ToxiproxyError(f"Toxiproxy {method.upper()} {path} at {self.url} failed: {err}") from None
         if resp.status_code >= 400:
             raise ToxiproxyError(f"Toxiproxy {method.upper()} {path} answered {resp.status_code}: {resp.text.strip()}")
-        return resp
+        answer: requests.Response = resp
+        return answer
 
     # -- server ---------------------------------------------------------------------------
     def version(self) -> str:

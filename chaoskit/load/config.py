@@ -33,11 +33,11 @@ class Target:
     topic: str | None = None
 
     @classmethod
-    def http(cls, url: str) -> "Target":
+    def http(cls, url: str) -> Target:
         return cls(http_url=url)
 
     @classmethod
-    def kafka(cls, bootstrap: str, topic: str) -> "Target":
+    def kafka(cls, bootstrap: str, topic: str) -> Target:
         return cls(bootstrap=bootstrap, topic=topic)
 
 
@@ -140,7 +140,7 @@ class LoadConfig:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "LoadConfig":
+    def from_json(cls, data: dict[str, Any]) -> LoadConfig:
         return cls(**{**data, "target": Target(**data["target"])})
 
 
@@ -155,12 +155,7 @@ def _check_int(name: str, value: object, minimum: int) -> None:
 
 
 def _check_positive(name: str, value: object) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ConfigError(f"load.{name} must be a finite number > 0, got {value!r}")
 
 
@@ -177,10 +172,14 @@ def _check_target(user: str, target: Target) -> None:
         raise ConfigError(f"load target must be a chaoskit.load.config.Target, got {target!r}")
     if user == "http":
         if not target.http_url:
-            raise ConfigError("load.user 'http' needs target.http_url (order-service's base URL, e.g. http://127.0.0.1:8081)")
+            raise ConfigError(
+                "load.user 'http' needs target.http_url (order-service's base URL, e.g. http://127.0.0.1:8081)"
+            )
         parts = urlsplit(target.http_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"load target.http_url must be an http:// or https:// URL with a host, got {target.http_url!r}")
+            raise ConfigError(
+                f"load target.http_url must be an http:// or https:// URL with a host, got {target.http_url!r}"
+            )
         if not is_loopback(parts.hostname):
             raise _refuse("target.http_url", target.http_url, parts.hostname)
     else:

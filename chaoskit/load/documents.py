@@ -49,7 +49,7 @@ class Document(NamedTuple):
             f'"content":{json_repeated(self.content)},"version":{self.version}}}'
         ).encode()
 
-    def kafka_headers(self, produced_at: str | None = None) -> list[tuple[str, str]]:
+    def kafka_headers(self, produced_at: str | None = None) -> list[tuple[str, str | bytes | None]]:
         """``produced_at`` is ``repr`` of an epoch float; a caller sending a group of events
         at once formats it once for all of them (``repr`` of a float is not cheap)."""
         return [
@@ -75,8 +75,14 @@ class KeySpace:
     """
 
     def __init__(
-        self, prefix: str, count: int, content_bytes: int = 0, seed: int | None = None,
-        *, stride: int = 1, offset: int = 0,
+        self,
+        prefix: str,
+        count: int,
+        content_bytes: int = 0,
+        seed: int | None = None,
+        *,
+        stride: int = 1,
+        offset: int = 0,
     ) -> None:
         self.prefix = prefix
         self.content = "x" * content_bytes

@@ -63,8 +63,12 @@ class ChaosShape(LoadTestShape):
     def tick(self) -> tuple[int, float] | None:
         config = self.config
         count = users_at(
-            config.shape, self.get_run_time(), users=config.users, duration_s=config.duration_s,
-            base=config.spike_base, steps=config.steps,
+            config.shape,
+            self.get_run_time(),
+            users=config.users,
+            duration_s=config.duration_s,
+            base=config.spike_base,
+            steps=config.steps,
         )
         if count is None:
             return None
@@ -87,14 +91,25 @@ class Recorder:
         self._last = time.time()
 
     def on_request(
-        self, response_time: float, context: dict[str, Any], exception: BaseException | None = None,
-        start_time: float | None = None, **_: Any,
+        self,
+        response_time: float,
+        context: dict[str, Any],
+        exception: BaseException | None = None,
+        start_time: float | None = None,
+        **_: Any,
     ) -> None:
-        self.pending.append((
-            context["event_id"], context["trace_id"], context["key"], context["version"], exception is None,
-            start_time if start_time is not None else time.time() - response_time / 1000, response_time,
-            None if exception is None else describe_error(exception),
-        ))
+        self.pending.append(
+            (
+                context["event_id"],
+                context["trace_id"],
+                context["key"],
+                context["version"],
+                exception is None,
+                start_time if start_time is not None else time.time() - response_time / 1000,
+                response_time,
+                None if exception is None else describe_error(exception),
+            )
+        )
 
     def add(self, rows: list[Row]) -> None:
         self.pending.extend(rows)
@@ -107,9 +122,14 @@ class Recorder:
         self._events.flush()
         summary = summarize(batch)
         second = SecondStats(
-            time=now, requests=summary.requests, failures=summary.failures,
+            time=now,
+            requests=summary.requests,
+            failures=summary.failures,
             rps=summary.requests / max(now - self._last, 1e-6),
-            p50=summary.p50, p95=summary.p95, p99=summary.p99, users=runner.user_count,
+            p50=summary.p50,
+            p95=summary.p95,
+            p99=summary.p99,
+            users=runner.user_count,
         )
         self._last = now
         self._stats.write(second.to_line() + "\n")
@@ -145,14 +165,17 @@ def run(files: RunFiles, spec: dict[str, Any]) -> dict[str, Any]:
     config = LoadConfig.from_json(spec["config"])
     parent_pid = int(spec["parent_pid"])
     faulthandler.dump_traceback_later(
-        config.run_limit_s + config.request_timeout_s + config.stop_timeout_s + HARD_DEADLINE_SLACK_S, exit=True,
+        config.run_limit_s + config.request_timeout_s + config.stop_timeout_s + HARD_DEADLINE_SLACK_S,
+        exit=True,
     )
 
     recorder = Recorder(files)
     env = Environment(
         user_classes=[users.configure(config, files.process, sink=recorder.add)],
         shape_class=ChaosShape(config, files.process),
-        events=locust.events, host=config.target.http_url, stop_timeout=config.request_timeout_s,
+        events=locust.events,
+        host=config.target.http_url,
+        stop_timeout=config.request_timeout_s,
     )
     runner = env.create_local_runner()
     env.events.init.fire(environment=env, runner=runner, web_ui=None)

@@ -20,4 +20,3 @@ def json_string(value: str) -> str:
 def json_repeated(value: str) -> str:
     """``json.dumps(value)`` for a string seen again and again (keys, content), memoised."""
     return _cached_dumps(value)
-

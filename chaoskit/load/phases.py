@@ -18,8 +18,9 @@ the baseline and the recovery of this one fault.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Literal, Protocol, Sequence
+from typing import Literal, Protocol
 
 from chaoskit.errors import ConfigError
 from chaoskit.load.records import RequestRecord, summarize
@@ -87,7 +88,8 @@ def as_windows(windows: Iterable[WindowLike], run_end: float) -> list[Window]:
             window = Window(item.name, item.injected_at, run_end if healed is None else healed)
         if not window.start <= window.end:
             raise ConfigError(
-                f"fault window {index} ({window.name!r}) ends before it starts: start={window.start!r} end={window.end!r}"
+                f"fault window {index} ({window.name!r}) ends before it starts: "
+                f"start={window.start!r} end={window.end!r}"
             )
         result.append(window)
     return sorted(result, key=lambda w: (w.start, w.end))
@@ -111,9 +113,17 @@ def phases(
         }
         for phase, (start, end, members) in buckets.items():
             summary = summarize(members)
-            result.append(PhaseStats(
-                window=window.name, phase=phase, start=start, end=end,
-                requests=summary.requests, failures=summary.failures,
-                p50=summary.p50, p95=summary.p95, p99=summary.p99,
-            ))
+            result.append(
+                PhaseStats(
+                    window=window.name,
+                    phase=phase,
+                    start=start,
+                    end=end,
+                    requests=summary.requests,
+                    failures=summary.failures,
+                    p50=summary.p50,
+                    p95=summary.p95,
+                    p99=summary.p99,
+                )
+            )
     return result

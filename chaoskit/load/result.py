@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from chaoskit.load.config import LoadConfig
 from chaoskit.load.phases import PhaseStats, WindowLike, phases
@@ -53,7 +54,7 @@ class LoadResult:
     core_shares: tuple[float | None, ...] = ()
 
     @classmethod
-    def read(cls, run_dir: Path, files: Sequence[RunFiles], config: LoadConfig) -> "LoadResult":
+    def read(cls, run_dir: Path, files: Sequence[RunFiles], config: LoadConfig) -> LoadResult:
         """The run from its processes' files (``RunFiles(run_dir, n)`` for each process n)."""
         statuses = [_status(part) for part in files]
         batches = [read_batches(part.events) for part in files]
@@ -150,6 +151,7 @@ def _seconds(files: Sequence[RunFiles], batches: Sequence[list[list[RequestRecor
 
 def _status(files: RunFiles) -> dict[str, Any]:
     try:
-        return json.loads(files.status.read_text())
+        status: dict[str, Any] = json.loads(files.status.read_text())
+        return status
     except FileNotFoundError:
         return {}

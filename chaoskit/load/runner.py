@@ -16,6 +16,7 @@ block stops the load: at once when the block raised (or was interrupted) or has 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -79,7 +80,7 @@ class LoadRun:
         return self._result
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def __enter__(self) -> "LoadRun":
+    def __enter__(self) -> LoadRun:
         try:
             for files in self.files:
                 self._procs.append(self._spawn(files))
@@ -89,7 +90,7 @@ class LoadRun:
             if isinstance(err, DeadlineExceeded):
                 raise LoadRunError(f"{err}\n{self._log_tails()}") from None
             raise
-        self.started_at = min(float(status["started_at"]) for status in statuses)
+        self.started_at = min(float(str(status["started_at"])) for status in statuses)
         return self
 
     def __exit__(
@@ -103,19 +104,32 @@ class LoadRun:
             self._result = LoadResult.read(self.dir, self.files, self.config)
 
     def _spawn(self, files: RunFiles) -> subprocess.Popen[bytes]:
-        files.config.write_text(json.dumps({
-            "config": self.config.to_json(), "parent_pid": os.getpid(), "process": files.process,
-        }))
+        files.config.write_text(
+            json.dumps(
+                {
+                    "config": self.config.to_json(),
+                    "parent_pid": os.getpid(),
+                    "process": files.process,
+                }
+            )
+        )
         with files.log.open("ab") as log:
             return subprocess.Popen(
                 [sys.executable, "-m", "chaoskit.load.driver", str(files.config)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                start_new_session=True,
             )
 
     def _wait_running(self, files: RunFiles, proc: subprocess.Popen[bytes]) -> dict[str, object]:
-        return wait_for(lambda: self._status_running(files), self.start_timeout_s, f"the load driver {files.process}",
-                        abort=lambda: self._exited(proc))
+        return wait_for(
+            lambda: self._status_running(files),
+            self.start_timeout_s,
+            f"the load driver {files.process}",
+            abort=lambda: self._exited(proc),
+        )
 
     @staticmethod
     def _status_running(files: RunFiles) -> dict[str, object] | None:
@@ -170,10 +184,8 @@ class LoadRun:
 
 
 def _signal_session(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 class LoadRunner:
@@ -207,10 +219,23 @@ class LoadRunner:
         """A load run to enter with ``with``; raises ConfigError or BlastRadiusError now,
         before anything starts, if a parameter or the target is not acceptable."""
         config = LoadConfig(
-            target=self.target, user=user, users=users, rate=rate, shape=shape, duration_s=duration_s,
-            max_duration_s=max_duration_s, spawn_rate=spawn_rate, base_users=base_users, steps=steps,
-            key_prefix=key_prefix, key_count=key_count, content_bytes=content_bytes,
-            request_timeout_s=request_timeout_s, stop_timeout_s=stop_timeout_s, seed=seed, processes=processes,
+            target=self.target,
+            user=user,
+            users=users,
+            rate=rate,
+            shape=shape,
+            duration_s=duration_s,
+            max_duration_s=max_duration_s,
+            spawn_rate=spawn_rate,
+            base_users=base_users,
+            steps=steps,
+            key_prefix=key_prefix,
+            key_count=key_count,
+            content_bytes=content_bytes,
+            request_timeout_s=request_timeout_s,
+            stop_timeout_s=stop_timeout_s,
+            seed=seed,
+            processes=processes,
         )
         return LoadRun(config, self._new_dir(f"{config.user}-{config.shape}"), self.start_timeout_s)
 

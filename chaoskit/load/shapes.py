@@ -50,7 +50,6 @@ def users_at(
     raise ConfigError(f"unknown shape {shape!r}")
 
 
-
 def split(total: int, parts: int) -> list[int]:
     """``total`` in ``parts`` shares differing by at most one, the larger ones first."""
     return [total // parts + (index < total % parts) for index in range(parts)]

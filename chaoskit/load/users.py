@@ -18,8 +18,9 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import gevent
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -73,7 +74,11 @@ class OrderServiceUser(FastHttpUser):
     def post_document(self) -> None:
         doc = _keys.next()
         with self.client.post(
-            "/documents", json=doc.http_body(), name="/documents", context=doc.context(), catch_response=True,
+            "/documents",
+            json=doc.http_body(),
+            name="/documents",
+            context=doc.context(),
+            catch_response=True,
         ) as response:
             problem = _ack_problem(response, doc)
             if problem:
@@ -120,7 +125,13 @@ class Deliveries:
         self.sent_bytes = 0
 
     def report(
-        self, doc: Document, size: int, sent_at: float, started: float, err: KafkaError | None, _msg: Any,
+        self,
+        doc: Document,
+        size: int,
+        sent_at: float,
+        started: float,
+        err: KafkaError | None,
+        _msg: Any,
     ) -> None:
         """librdkafka's delivery callback (bound with ``functools.partial`` per event)."""
         latency_ms = (time.perf_counter() - started) * 1000
@@ -136,9 +147,11 @@ class Deliveries:
         now = time.time()
         part = StatsEntry(self.stats, self.topic, "KAFKA")
         part.num_requests = len(rows)
-        part.total_response_time = sum(latencies)  # type: ignore[assignment]  # Locust sums float ms too
-        part.min_response_time = min(latencies)  # type: ignore[assignment]
-        part.max_response_time = max(latencies)  # type: ignore[assignment]
+        total, fastest, slowest = sum(latencies), min(latencies), max(latencies)
+        # Locust annotates these as int ms; its own sums and percentiles take float ms as well
+        part.total_response_time = total  # type: ignore[assignment]
+        part.min_response_time = fastest  # type: ignore[assignment]
+        part.max_response_time = slowest  # type: ignore[assignment]
         part.response_times = Counter(map(locust_stats.bucket_response_time, latencies))
         part.num_reqs_per_sec = {int(now): len(rows)}
         part.total_content_length, self.sent_bytes = self.sent_bytes, 0
@@ -189,14 +202,16 @@ class KafkaProducerUser(User):
     def _open(self) -> tuple[Producer, Deliveries]:
         cls = type(self)
         if cls._producer is None or cls._deliveries is None:  # set together; both for the type checker
-            cls._producer = Producer({
-                "bootstrap.servers": cls.bootstrap,
-                "acks": "all",
-                "enable.idempotence": True,
-                "linger.ms": 5,
-                "socket.nagle.disable": True,
-                "message.timeout.ms": int(cls.delivery_timeout_s * 1000),
-            })
+            cls._producer = Producer(
+                {
+                    "bootstrap.servers": cls.bootstrap,
+                    "acks": "all",
+                    "enable.idempotence": True,
+                    "linger.ms": 5,
+                    "socket.nagle.disable": True,
+                    "message.timeout.ms": int(cls.delivery_timeout_s * 1000),
+                }
+            )
             cls._deliveries = Deliveries(self.environment.stats, cls.topic, cls.sink)
             cls._poller = gevent.spawn(cls._serve_reports, cls._producer, cls._deliveries)
         return cls._producer, cls._deliveries
@@ -249,8 +264,9 @@ def configure(config: LoadConfig, process: int = 0, sink: Sink | None = None) ->
     run. The Kafka user hands its record rows to ``sink``; the HTTP user's come through
     Locust's ``request`` event."""
     global _keys
-    _keys = KeySpace(config.key_prefix, config.key_count, config.content_bytes, config.seed,
-                     stride=config.processes, offset=process)
+    _keys = KeySpace(
+        config.key_prefix, config.key_count, config.content_bytes, config.seed, stride=config.processes, offset=process
+    )
     OrderServiceUser.rate_per_user = KafkaProducerUser.rate_per_user = config.rate_per_user
     if config.user == "http":
         assert config.target.http_url is not None
@@ -293,9 +309,18 @@ def _configure_from_options(environment: Environment, **_: Any) -> None:
     names = {cls.__name__ for cls in environment.user_classes}
     for kind, name in (("http", OrderServiceUser.__name__), ("kafka", KafkaProducerUser.__name__)):
         if name in names:
-            configure(LoadConfig(
-                target=Target(http_url=environment.host or OrderServiceUser.host,
-                              bootstrap=options.kafka_bootstrap, topic=options.kafka_topic),
-                user=kind, users=1, rate=options.user_rate, key_prefix=options.key_prefix,
-                key_count=options.key_count, content_bytes=options.content_bytes,
-            ))
+            configure(
+                LoadConfig(
+                    target=Target(
+                        http_url=environment.host or OrderServiceUser.host,
+                        bootstrap=options.kafka_bootstrap,
+                        topic=options.kafka_topic,
+                    ),
+                    user=kind,
+                    users=1,
+                    rate=options.user_rate,
+                    key_prefix=options.key_prefix,
+                    key_count=options.key_count,
+                    content_bytes=options.content_bytes,
+                )
+            )

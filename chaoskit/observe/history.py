@@ -130,7 +130,7 @@ class _Lazy:
     errors) is parsed once and shared, so later set and dict work hashes it once.
     """
 
-    __slots__ = ("_values", "_pending", "_pending_rows", "_check")
+    __slots__ = ("_check", "_pending", "_pending_rows", "_values")
 
     def __init__(self, check: Check | None = None) -> None:
         self._values: list[Any] = []
@@ -467,15 +467,18 @@ class History:
 
     def event_id(self, number: int) -> str:
         """The event id behind an event number of ``Columns.event``."""
-        return self._events.values[number]
+        event_id: str = self._events.values[number]
+        return event_id
 
     def trace_id(self, number: int) -> str | None:
         """The trace id behind a trace number of ``Columns.trace`` (0: none)."""
-        return self._traces.values[number]
+        trace_id: str | None = self._traces.values[number]
+        return trace_id
 
     def first_trace(self, event: int) -> int:
         """The trace number an event (by number) was first recorded with."""
-        return self._event_trace.values[event]
+        trace: int = self._event_trace.values[event]
+        return trace
 
     def count(self, kind: Kind) -> int:
         return self._columns[kind].rows
@@ -557,8 +560,9 @@ class History:
         history = cls.__new__(cls)
         history._setup()
         with open(path, "rb") as source:
-            data = memoryview(source.read())  # data lines stay slices of it, parsed without a copy
-        lines = ((n, raw) for n, raw in enumerate(_lines(data), start=1) if not _blank(raw))
+            raw_file = source.read()
+        data = memoryview(raw_file)  # data lines stay slices of it, parsed without a copy
+        lines = ((n, raw) for n, raw in enumerate(_lines(raw_file, data), start=1) if not _blank(raw))
         header: dict[str, Any] | None = None
         number = 0
         try:
@@ -677,10 +681,9 @@ class History:
         return self._keys
 
 
-def _lines(data: memoryview) -> Iterator[memoryview]:
-    """The lines of a buffer as zero-copy slices, without their line ends."""
+def _lines(raw: bytes, data: memoryview) -> Iterator[memoryview]:
+    """The lines of ``raw`` as zero-copy slices of ``data`` (its view), without their line ends."""
     start, size = 0, len(data)
-    raw = data.obj
     while start < size:
         end = raw.find(b"\n", start)
         end = size if end < 0 else end

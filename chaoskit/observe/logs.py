@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import orjson
 
 from chaoskit.observe.history import Kind, Observation

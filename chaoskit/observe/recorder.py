@@ -214,7 +214,10 @@ class Recorder:
             if remaining <= 0:
                 return
             try:
-                low_high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=remaining)
+                # None on a timeout, whatever its annotation says
+                low_high: tuple[int, int] | None = consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=remaining
+                )
             except KafkaException as exc:
                 self._note(f"end offset of {topic}[{partition}] unavailable: {exc}")
                 return

@@ -66,8 +66,17 @@ def install_allure(say: Progress = print_progress) -> Path:
     if home.exists():
         shutil.rmtree(home)  # a half-finished earlier attempt
     home.mkdir(parents=True)
-    cmd = [str(npm), "install", "--prefix", str(home), "--no-audit", "--no-fund", "--no-save",
-           "--loglevel=error", f"{ALLURE_PACKAGE}@{ALLURE_VERSION}"]
+    cmd = [
+        str(npm),
+        "install",
+        "--prefix",
+        str(home),
+        "--no-audit",
+        "--no-fund",
+        "--no-save",
+        "--loglevel=error",
+        f"{ALLURE_PACKAGE}@{ALLURE_VERSION}",
+    ]
     env = {**os.environ, "npm_config_update_notifier": "false"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, check=False)
     if proc.returncode != 0 or not binary.exists():

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,7 @@ class ChaosAllure:
         self.begun.add(nodeid)
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[object]:
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
         """Inside allure-pytest's own wrapper, which writes the result once this returns:
         an interruption turns the result being written into a labelled ``broken`` one."""
         try:
@@ -131,7 +131,6 @@ class ChaosAllure:
         write_categories(self.results_dir)
         write_executor(self.results_dir)
 
-
     def _finish_run(self, session: pytest.Session, exitstatus: int) -> None:
         if self.run is None:
             return  # collection never finished: no experiment was selected
@@ -147,13 +146,18 @@ class ChaosAllure:
             reason = ""
         state = INTERRUPTED if reason else FINISHED
         RunFile(
-            state=state, pid=self.run.pid, started=self.run.started, experiments=self.run.experiments,
-            not_run=not_run, reason=reason, ended=time.time(),
+            state=state,
+            pid=self.run.pid,
+            started=self.run.started,
+            experiments=self.run.experiments,
+            not_run=not_run,
+            reason=reason,
+            ended=time.time(),
         ).write(self.results_dir)
 
 
 def _signal_name(interrupt: KeyboardInterrupt) -> str:
-    """"SIGTERM" when the main plugin turned a SIGTERM into this interrupt, else Ctrl-C."""
+    """ "SIGTERM" when the main plugin turned a SIGTERM into this interrupt, else Ctrl-C."""
     return "SIGTERM (a cancelled job)" if interrupt.args == ("SIGTERM",) else "Ctrl-C (SIGINT)"
 
 

@@ -67,27 +67,50 @@ def _exception(*names: str) -> str:
 
 CATEGORIES: tuple[Category, ...] = (
     # First: an interrupted experiment's message may name anything it was doing when stopped.
-    Category("Interrupted: no verdict (Ctrl-C, SIGTERM or the time budget stopped it)", ("broken",),
-             _exception("ExperimentInterrupted", "ExperimentTimeout"), INTERRUPTED),
-    Category("Infrastructure failure: a component did not start", ("broken",),
-             _exception("ComponentStartError"), INFRASTRUCTURE),
-    Category("Infrastructure failure: a required tool is missing", ("broken",),
-             _exception("MissingToolError"), INFRASTRUCTURE),
-    Category("Infrastructure failure: a fault could not be injected or healed", ("broken",),
-             _exception("ToxiproxyError", "HealError", "ScheduleError"), INFRASTRUCTURE),
-    Category("Infrastructure failure: the load generator failed", ("broken",),
-             _exception("LoadRunError"), INFRASTRUCTURE),
-    Category("Infrastructure failure: the load generator was the bottleneck", ("failed",),
-             _LOAD_BOTTLENECK, INFRASTRUCTURE),
+    Category(
+        "Interrupted: no verdict (Ctrl-C, SIGTERM or the time budget stopped it)",
+        ("broken",),
+        _exception("ExperimentInterrupted", "ExperimentTimeout"),
+        INTERRUPTED,
+    ),
+    Category(
+        "Infrastructure failure: a component did not start",
+        ("broken",),
+        _exception("ComponentStartError"),
+        INFRASTRUCTURE,
+    ),
+    Category(
+        "Infrastructure failure: a required tool is missing",
+        ("broken",),
+        _exception("MissingToolError"),
+        INFRASTRUCTURE,
+    ),
+    Category(
+        "Infrastructure failure: a fault could not be injected or healed",
+        ("broken",),
+        _exception("ToxiproxyError", "HealError", "ScheduleError"),
+        INFRASTRUCTURE,
+    ),
+    Category(
+        "Infrastructure failure: the load generator failed", ("broken",), _exception("LoadRunError"), INFRASTRUCTURE
+    ),
+    Category(
+        "Infrastructure failure: the load generator was the bottleneck", ("failed",), _LOAD_BOTTLENECK, INFRASTRUCTURE
+    ),
     *(
         Category(f"Resilience failure: {check}", ("failed",), _AT_LINE_START + re.escape(check) + r":.*", RESILIENCE)
         for check in CHECK_NAMES
     ),
-    Category("Resilience failure: steady state not restored", ("failed",),
-             _AT_LINE_START + r"steady state\b.*", RESILIENCE),
+    Category(
+        "Resilience failure: steady state not restored", ("failed",), _AT_LINE_START + r"steady state\b.*", RESILIENCE
+    ),
     Category("Resilience failure: other assertion", ("failed",), None, RESILIENCE),
-    Category("Experiment error: input rejected (a typo, an unknown fault, link or parameter)", ("broken",),
-             _exception("ConfigError", "TargetError", "BlastRadiusError"), EXPERIMENT_ERROR),
+    Category(
+        "Experiment error: input rejected (a typo, an unknown fault, link or parameter)",
+        ("broken",),
+        _exception("ConfigError", "TargetError", "BlastRadiusError"),
+        EXPERIMENT_ERROR,
+    ),
     Category("Experiment error (a bug in the experiment or chaoskit)", ("broken",), None, EXPERIMENT_ERROR),
 )
 

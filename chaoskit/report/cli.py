@@ -20,18 +20,37 @@ RESULTS = "reports/allure-results"
 
 def add_cli(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gate = subparsers.add_parser(
-        "gate", help="decide a release from a run's Allure results (exit 0 pass, 1 hold, 3 environment failure, 4 experiment error, 5 interrupted)"
+        "gate",
+        help="decide a release from a run's Allure results "
+        "(exit 0 pass, 1 hold, 3 environment failure, 4 experiment error, 5 interrupted)",
     )
     gate.add_argument("--results", type=Path, default=Path(RESULTS), help=f"the Allure results (default {RESULTS})")
-    gate.add_argument("--policy", type=Path, default=None,
-                      help="a TOML file with the policy (default: [tool.chaoskit.gate] in ./pyproject.toml)")
-    gate.add_argument("--out", type=Path, default=Path("reports"), help="where gate.json and gate.md go (default reports)")
+    gate.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        help="a TOML file with the policy (default: [tool.chaoskit.gate] in ./pyproject.toml)",
+    )
+    gate.add_argument(
+        "--out", type=Path, default=Path("reports"), help="where gate.json and gate.md go (default reports)"
+    )
     report = subparsers.add_parser("report", help="generate the Allure HTML report (keeps trend history between runs)")
     report.add_argument("--results", type=Path, default=Path(RESULTS), help=f"the Allure results (default {RESULTS})")
-    report.add_argument("--out", type=Path, default=Path("reports/allure-report"),
-                        help="the report folder (default reports/allure-report); keep it for trends")
-    report.add_argument("--single-file", type=Path, nargs="?", const=Path("reports/allure-report-single"), default=None,
-                        metavar="DIR", help="also write a self-contained index.html (default DIR reports/allure-report-single)")
+    report.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports/allure-report"),
+        help="the report folder (default reports/allure-report); keep it for trends",
+    )
+    report.add_argument(
+        "--single-file",
+        type=Path,
+        nargs="?",
+        const=Path("reports/allure-report-single"),
+        default=None,
+        metavar="DIR",
+        help="also write a self-contained index.html (default DIR reports/allure-report-single)",
+    )
 
 
 def handle(args: argparse.Namespace) -> int:

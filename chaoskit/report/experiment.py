@@ -65,7 +65,7 @@ def report_experiment(record: ExperimentRecord) -> None:
 def _evidence(what: str, attach: Callable[[], None]) -> None:
     try:
         attach()
-    except Exception as err:  # noqa: BLE001 - a report bug must not become the experiment's verdict
+    except Exception as err:
         detail = "".join(traceback.format_exception(err))
         warnings.warn(f"chaoskit: could not attach the {what}: {type(err).__name__}: {err}", stacklevel=3)
         attach_text(f"report error: {what}", f"the {what} could not be attached:\n{detail}")
@@ -98,7 +98,9 @@ def _fault_steps(record: ExperimentRecord) -> None:
     with step(f"Fault timeline: {len(windows)} window(s)"):
         for window in windows:
             healed = window.get("healed_at")
-            when = f"+{window['injected_at'] - t0:.1f} s → " + (f"+{healed - t0:.1f} s" if healed is not None else "not healed")
+            when = f"+{window['injected_at'] - t0:.1f} s → " + (
+                f"+{healed - t0:.1f} s" if healed is not None else "not healed"
+            )
             params: dict[str, Any] = dict(window.get("params") or {})
             params["window"] = when
             if healed is not None:

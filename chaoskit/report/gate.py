@@ -125,17 +125,19 @@ def decide(results_dir: Path, policy: GatePolicy) -> GateDecision:
         if not any(_matches(pattern, o) for o in experiments):
             other_holds.append(f"required experiment {pattern!r} did not run (no result matches it)")
     optional_bad = [
-        o for o in experiments
-        if not o.required_by and o.status in _BAD and o.kind not in (INFRASTRUCTURE, INTERRUPTED)
+        o for o in experiments if not o.required_by and o.status in _BAD and o.kind not in (INFRASTRUCTURE, INTERRUPTED)
     ]
     if len(optional_bad) > policy.max_failed:
         names = ", ".join(o.name for o in optional_bad)
         text = f"{len(optional_bad)} other experiment(s) failed, more than max_failed = {policy.max_failed}: {names}"
         kinds = {o.kind for o in optional_bad}
-        (failed_checks if RESILIENCE in kinds else experiment_errors if EXPERIMENT_ERROR in kinds
-         else other_holds).append(text)
+        (
+            failed_checks if RESILIENCE in kinds else experiment_errors if EXPERIMENT_ERROR in kinds else other_holds
+        ).append(text)
     if 0 < len(experiments) < policy.min_experiments:
-        other_holds.append(f"only {len(experiments)} experiment(s) ran; the policy needs min_experiments = {policy.min_experiments}")
+        other_holds.append(
+            f"only {len(experiments)} experiment(s) ran; the policy needs min_experiments = {policy.min_experiments}"
+        )
     reasons += failed_checks + interrupted + experiment_errors + other_holds
 
     if failed_checks:
@@ -217,7 +219,9 @@ def _with_requirement(outcome: Outcome, policy: GatePolicy) -> Outcome:
 
 
 def _matches(pattern: str, outcome: Outcome) -> bool:
-    return any(fnmatchcase(candidate, pattern) for candidate in (outcome.test, outcome.name, outcome.full_name) if candidate)
+    return any(
+        fnmatchcase(candidate, pattern) for candidate in (outcome.test, outcome.name, outcome.full_name) if candidate
+    )
 
 
 _HEADLINES = {
@@ -236,12 +240,16 @@ def summary_table(decision: GateDecision) -> str:
     lines: list[str] = []
     if decision.experiments:
         rows = [("STATUS", "SEVERITY", "REQUIRED", "EXPERIMENT", "CATEGORY")]
-        rows += [(o.status, o.severity, "yes" if o.required_by else "-", o.name, o.category or "-")
-                 for o in decision.experiments]
+        rows += [
+            (o.status, o.severity, "yes" if o.required_by else "-", o.name, o.category or "-")
+            for o in decision.experiments
+        ]
         widths = [min(max(len(r[i]) for r in rows), 60) for i in range(4)]
         lines += ["  ".join(cell[:60].ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4] for row in rows]
         lines.append("")
-    lines.append(f"gate: {_HEADLINES[decision.verdict]} (exit {decision.exit_code}; policy from {decision.policy.source})")
+    lines.append(
+        f"gate: {_HEADLINES[decision.verdict]} (exit {decision.exit_code}; policy from {decision.policy.source})"
+    )
     lines += [f"  - {reason}" for reason in decision.reasons]
     return "\n".join(lines)
 

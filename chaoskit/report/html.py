@@ -39,12 +39,26 @@ def generate_report(
     carried = carry_history(report_dir, results_dir)
     if carried:
         say(f"allure: carried the trend history of {report_dir} forward")
-    run_allure(binary, ["generate", "--clean", "--name", REPORT_NAME, "-o", str(report_dir), str(results_dir)],
-               f"generating the Allure report into {report_dir}")
+    run_allure(
+        binary,
+        ["generate", "--clean", "--name", REPORT_NAME, "-o", str(report_dir), str(results_dir)],
+        f"generating the Allure report into {report_dir}",
+    )
     if single_file_dir is not None:
-        run_allure(binary, ["generate", "--clean", "--single-file", "--name", REPORT_NAME,
-                            "-o", str(single_file_dir), str(results_dir)],
-                   f"generating the single-file Allure report into {single_file_dir}")
+        run_allure(
+            binary,
+            [
+                "generate",
+                "--clean",
+                "--single-file",
+                "--name",
+                REPORT_NAME,
+                "-o",
+                str(single_file_dir),
+                str(results_dir),
+            ],
+            f"generating the single-file Allure report into {single_file_dir}",
+        )
     return report_dir / "index.html"
 
 

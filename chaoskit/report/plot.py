@@ -39,13 +39,20 @@ def timeline_png(record: ExperimentRecord, width_px: int = WIDTH_PX, height_px: 
 
     _load_panel(load_ax, record, t0)
     _series_panel(dlq_ax, [(t - t0, float(n)) for t, n in record.dlq_sizes], "DLQ size (events)", "#7f7f7f", step=True)
-    _series_panel(conv_ax, [(t - t0, 100.0 * f) for t, f in record.convergence],
-                  "acked events\napplied in Redis (%)", "#2ca02c", step=False)
+    _series_panel(
+        conv_ax,
+        [(t - t0, 100.0 * f) for t, f in record.convergence],
+        "acked events\napplied in Redis (%)",
+        "#2ca02c",
+        step=False,
+    )
     conv_ax.set_ylim(-2, 102)
     _fault_windows((load_ax, dlq_ax, conv_ax), record, t0)
 
     conv_ax.set_xlim(0, max(record.ended_at - t0, 1.0))
-    conv_ax.set_xlabel(f"seconds since the experiment started (t0 = {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(t0))} UTC)")
+    conv_ax.set_xlabel(
+        f"seconds since the experiment started (t0 = {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(t0))} UTC)"
+    )
     fig.suptitle(f"{record.name}: load, DLQ and convergence under faults", fontsize=13)
     fig.subplots_adjust(left=0.07, right=0.93, top=0.93, bottom=0.07, hspace=0.12)
     out = io.BytesIO()
@@ -107,8 +114,14 @@ def _fault_windows(axes: Sequence[Axes], record: ExperimentRecord, t0: float) ->
             ax.axvspan(start, end, color=colour, alpha=0.15, linewidth=0)
         suffix = "" if healed is not None else " (not healed)"
         axes[0].text(
-            start, 0.97 - 0.09 * (i % 4), f" {kind} on {window['target']}{suffix}",
-            transform=axes[0].get_xaxis_transform(), va="top", ha="left", fontsize=9, color=colour,
+            start,
+            0.97 - 0.09 * (i % 4),
+            f" {kind} on {window['target']}{suffix}",
+            transform=axes[0].get_xaxis_transform(),
+            va="top",
+            ha="left",
+            fontsize=9,
+            color=colour,
             bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1},
         )
 

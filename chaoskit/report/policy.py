@@ -48,10 +48,16 @@ def parse_policy(table: Mapping[str, Any], source: str = TABLE) -> GatePolicy:
         raise ConfigError(f"{source}: the gate policy must be a table of fields ({', '.join(FIELDS)}), got {table!r}")
     for key in table:
         if key not in FIELDS:
-            raise ConfigError(f"{source}: unknown field {key!r} in the gate policy; allowed fields: {', '.join(FIELDS)}")
+            raise ConfigError(
+                f"{source}: unknown field {key!r} in the gate policy; allowed fields: {', '.join(FIELDS)}"
+            )
     defaults = GatePolicy()
-    severities = _strings(source, "required_severities",
-                          table.get("required_severities", defaults.required_severities), '["blocker", "critical"]')
+    severities = _strings(
+        source,
+        "required_severities",
+        table.get("required_severities", defaults.required_severities),
+        '["blocker", "critical"]',
+    )
     for severity in severities:
         if severity not in SEVERITIES:
             raise ConfigError(
@@ -75,7 +81,9 @@ def load_policy(path: Path | None = None, pyproject: Path = Path("pyproject.toml
         if "tool" in data:
             table = data["tool"].get("chaoskit", {}).get("gate")
             if table is None:
-                raise ConfigError(f"{path}: has a [tool] table but no {TABLE}; put the gate policy there or at top level")
+                raise ConfigError(
+                    f"{path}: has a [tool] table but no {TABLE}; put the gate policy there or at top level"
+                )
             return parse_policy(table, f"{path} {TABLE}")
         return parse_policy(data, str(path))
     if pyproject.exists():

@@ -37,6 +37,9 @@ class Runtime(Protocol):
     def endpoint(self, component: str, client: str | None = None) -> str:
         """``host:port`` of ``component``: as ``client`` reaches it (its proxy), or direct."""
 
+    def start(self, component: str) -> None:
+        """Start a stopped component again and wait until it is healthy."""
+
     def stop(self, component: str) -> None: ...
     def kill(self, component: str) -> None: ...
     def pause(self, component: str) -> None: ...
@@ -48,5 +51,14 @@ class Runtime(Protocol):
     def logs(self, component: str) -> str: ...
     def service_logs(self) -> list[Path]:
         """Logs of every service under test (and instance of one), for the history recorder."""
+
     def log_path(self, component: str) -> Path: ...
     def status(self) -> dict[str, Any]: ...
+
+    def add_instance(self, component: str, instance: str, env: dict[str, str] | None = None) -> str:
+        """Run one more instance of a service (own port, log and ``SERVICE_NAME``, the
+        service's proxied links); returns its endpoint."""
+
+    def remove_instance(self, instance: str, graceful: bool = True) -> None: ...
+    def instances(self, component: str | None = None) -> dict[str, str]:
+        """Instance name -> endpoint, of one service or of all."""

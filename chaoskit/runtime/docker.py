@@ -53,8 +53,6 @@ from docker.models.containers import Container
 from chaoskit.errors import ChaoskitError, ComponentStartError, ConfigError
 from chaoskit.faults.toxiproxy import ProxySpec
 from chaoskit.runtime import docker_api, health
-from chaoskit.runtime.planned import PlannedRuntime
-from chaoskit.runtime.topics import create_topics
 from chaoskit.runtime.docker_components import (
     ComponentContainer,
     InstanceContainer,
@@ -64,6 +62,7 @@ from chaoskit.runtime.docker_components import (
 )
 from chaoskit.runtime.docker_images import Images
 from chaoskit.runtime.plan import HOST, addr, make_plan, ports_needed
+from chaoskit.runtime.planned import PlannedRuntime
 from chaoskit.runtime.ports import allocate_ports, release_ports
 from chaoskit.runtime.state import (
     EnvRecord,
@@ -72,6 +71,7 @@ from chaoskit.runtime.state import (
     new_env_id,
     state_root,
 )
+from chaoskit.runtime.topics import create_topics
 from chaoskit.topology import Component, Topology
 
 STOP_GRACE_S = 10
@@ -106,7 +106,8 @@ class DockerRuntime(PlannedRuntime):
         network = network or os.environ.get("CHAOSKIT_DOCKER_NETWORK", "").strip() or "host"
         if network not in NETWORK_MODES:
             raise ConfigError(
-                f"docker network mode {network!r} (CHAOSKIT_DOCKER_NETWORK) is not one; allowed: {', '.join(NETWORK_MODES)}"
+                f"docker network mode {network!r} (CHAOSKIT_DOCKER_NETWORK) is not one; "
+                f"allowed: {', '.join(NETWORK_MODES)}"
             )
         self.network = network
         self.topology = topology
@@ -131,7 +132,7 @@ class DockerRuntime(PlannedRuntime):
         return self._images
 
     @classmethod
-    def attach(cls, record: EnvRecord, topology: Topology) -> "DockerRuntime":
+    def attach(cls, record: EnvRecord, topology: Topology) -> DockerRuntime:
         """Control an environment another process started (the CLI's status and down)."""
         runtime = cls(topology, keep=record.keep, network=record.extra.get("network", "host"))
         runtime.record = record
@@ -369,7 +370,10 @@ class DockerRuntime(PlannedRuntime):
         port, allocated = self._instance_port()
         try:
             self._instances[instance] = {
-                "of": component, "port": port, "env": overrides, "container": self._new_container_name(instance),
+                "of": component,
+                "port": port,
+                "env": overrides,
+                "container": self._new_container_name(instance),
             }
             self._rec.extra.setdefault("instance_logs", {})[instance] = component
             self._rec.save()
@@ -442,8 +446,11 @@ class DockerRuntime(PlannedRuntime):
         for comp in self.topology.components.values():
             components[comp.name] = {**self._state_of(comp.name), "endpoints": self.endpoints(comp.name)}
         for name, spec in self._instances.items():
-            components[name] = {**self._state_of(name), "endpoints": {"direct": addr(spec["port"])},
-                                "instance_of": spec["of"]}
+            components[name] = {
+                **self._state_of(name),
+                "endpoints": {"direct": addr(spec["port"])},
+                "instance_of": spec["of"],
+            }
         return {"environment": rec.id, "runtime": self.name, "topology": rec.topology, "components": components}
 
     def _state_of(self, name: str) -> dict[str, Any]:
@@ -476,8 +483,15 @@ class DockerRuntime(PlannedRuntime):
         if spec is None:
             return self._unit(self.topology.component(name))
         return InstanceContainer(
-            self.topology.component(spec["of"]), self.topology, self.plan, self.images, self.dir, self._bind,
-            name=name, port=spec["port"], overrides=spec["env"],
+            self.topology.component(spec["of"]),
+            self.topology,
+            self.plan,
+            self.images,
+            self.dir,
+            self._bind,
+            name=name,
+            port=spec["port"],
+            overrides=spec["env"],
         )
 
     def _check_name(self, name: str) -> None:
@@ -494,7 +508,11 @@ class DockerRuntime(PlannedRuntime):
     def _labels(self, component: str) -> dict[str, str]:
         spec = self._instances.get(component)
         return docker_api.labels_for(
-            self.topology.name, self.env_id, component, self._rec.owner, self._rec.keep,
+            self.topology.name,
+            self.env_id,
+            component,
+            self._rec.owner,
+            self._rec.keep,
             instance_of=spec["of"] if spec else None,
         )
 
@@ -625,7 +643,9 @@ def sweep_orphans(client: docker.DockerClient | None = None) -> list[str]:
     """Remove every docker environment whose owning run died (and is not kept): its
     containers, found by label, and its directory. Returns their ids."""
     client = client or docker_api.connect()
-    swept = {env_id for env_id, found in docker_api.by_environment(client).items() if docker_api.orphaned(found[0].labels)}
+    swept = {
+        env_id for env_id, found in docker_api.by_environment(client).items() if docker_api.orphaned(found[0].labels)
+    }
     swept |= {r.id for r in all_records() if r.runtime == DockerRuntime.name and r.orphaned()}
     for env_id in sorted(swept):
         docker_api.remove(docker_api.containers(client, env_id))

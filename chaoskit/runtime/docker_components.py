@@ -142,8 +142,21 @@ class RedisContainer(ComponentContainer):
         return ContainerSpec(
             image=self.images.redis,
             argv=[
-                "redis-server", "--bind", self.bind, "--port", str(self.port), "--dir", str(self.data_dir),
-                "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "no",
+                "redis-server",
+                "--bind",
+                self.bind,
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.data_dir),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--protected-mode",
+                "no",
             ],
             binds={str(self.env_dir): "rw"},
         )
@@ -199,12 +212,14 @@ class ServiceContainer(ComponentContainer):
         # ``{port}`` is the port this container listens on (an instance's own, not the service's)
         plan = replace(self.plan, direct={**self.plan.direct, self.comp.name: self.port})
         env = {key: resolve_template(value, self.comp.name, plan, python) for key, value in self.comp.env}
-        env.update({
-            "HTTP_HOST": self.bind,
-            "HTTP_PORT": str(self.port),
-            "SERVICE_NAME": self.name,
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "HTTP_HOST": self.bind,
+                "HTTP_PORT": str(self.port),
+                "SERVICE_NAME": self.name,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update(self.overrides)
         env["CHAOSKIT_LOG"] = str(self.log_file)
         source = str(self.topology.path.parent)

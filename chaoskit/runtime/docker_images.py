@@ -51,11 +51,11 @@ class Images:
     set_name: str = "local"
 
     @classmethod
-    def local(cls, topology: Topology, image: str = LOCAL_IMAGE) -> "Images":
+    def local(cls, topology: Topology, image: str = LOCAL_IMAGE) -> Images:
         return cls(kafka=image, redis=image, toxiproxy=image, services={c.name: image for c in topology.services})
 
     @classmethod
-    def compose(cls, topology: Topology) -> "Images":
+    def compose(cls, topology: Topology) -> Images:
         """The compose file's own images: what ``docker compose up`` would run."""
         raw = yaml.safe_load(topology.path.read_text()) or {}
         declared: dict[str, Any] = raw.get("services") or {}
@@ -89,14 +89,17 @@ class Images:
         )
 
     @classmethod
-    def from_env(cls, topology: Topology, client: docker.DockerClient) -> "Images":
+    def from_env(cls, topology: Topology, client: docker.DockerClient) -> Images:
         chosen = os.environ.get("CHAOSKIT_DOCKER_IMAGES", "").strip()
         base = os.environ.get("CHAOSKIT_IMAGE_BASE", "").strip() or LOCAL_IMAGE
         if chosen and chosen not in IMAGE_SETS:
-            raise ConfigError(f"CHAOSKIT_DOCKER_IMAGES={chosen!r} is not an image set; allowed: {', '.join(IMAGE_SETS)}")
+            raise ConfigError(
+                f"CHAOSKIT_DOCKER_IMAGES={chosen!r} is not an image set; allowed: {', '.join(IMAGE_SETS)}"
+            )
         if not chosen:
             chosen = "local" if _exists(client, base) else "compose"
         images = cls.local(topology, base) if chosen == "local" else cls.compose(topology)
+
         def override(kind: str, current: str) -> str:
             return os.environ.get(f"CHAOSKIT_IMAGE_{kind.upper()}", "").strip() or current
 
@@ -112,7 +115,7 @@ class Images:
         return {**asdict(self), "built": sorted(self.built)}
 
     @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> "Images":
+    def from_json(cls, raw: dict[str, Any]) -> Images:
         return cls(**{**raw, "built": frozenset(raw.get("built", ()))})
 
     def for_kind(self, kind: str, component: str) -> str:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import redis
 import requests
 from confluent_kafka.admin import AdminClient
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 T = TypeVar("T")
 # librdkafka logs every refused connect to stderr; the framework's own clients expect
@@ -76,7 +79,13 @@ def http_ok(url: str, timeout_s: float = 1.0) -> bool:
 
 def redis_ping(address: str, timeout_s: float = 1.0) -> bool:
     host, port = address.rsplit(":", 1)
-    client = redis.Redis(host=host, port=int(port), socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=None)
+    client = redis.Redis(
+        host=host,
+        port=int(port),
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),
+    )
     try:
         return bool(client.ping())
     except redis.RedisError:
@@ -87,7 +96,12 @@ def redis_ping(address: str, timeout_s: float = 1.0) -> bool:
 
 def kafka_admin(bootstrap: str) -> AdminClient:
     """An admin client that keeps librdkafka's connection-refused chatter off stderr."""
-    return AdminClient({"bootstrap.servers": bootstrap, "logger": QUIET_KAFKA_LOG, "socket.connection.setup.timeout.ms": 2000})
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "logger": QUIET_KAFKA_LOG,
+        "socket.connection.setup.timeout.ms": 2000,
+    }
+    return AdminClient(config)
 
 
 def kafka_brokers(bootstrap: str, timeout_s: float = 2.0) -> list[str]:

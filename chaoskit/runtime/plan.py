@@ -65,7 +65,7 @@ class Plan:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> "Plan":
+    def from_json(cls, raw: dict[str, Any]) -> Plan:
         return cls(
             direct=dict(raw["direct"]),
             kafka_controller_port=int(raw["kafka_controller_port"]),
@@ -99,7 +99,9 @@ def make_plan(topology: Topology, ports: list[int]) -> Plan:
     proxies: dict[str, ProxyPlan] = {}
     for link in topology.links:
         upstream = kafka_link_ports[link.name] if link.target == kafka_name else direct[link.target]
-        proxies[link.name] = ProxyPlan(link=link.name, proxy=link.proxy_name, listen_port=next(free), upstream_port=upstream)
+        proxies[link.name] = ProxyPlan(
+            link=link.name, proxy=link.proxy_name, listen_port=next(free), upstream_port=upstream
+        )
     return Plan(direct=direct, kafka_controller_port=controller, kafka_link_ports=kafka_link_ports, proxies=proxies)
 
 

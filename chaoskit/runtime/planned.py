@@ -69,7 +69,8 @@ class PlannedRuntime:
 
     @property
     def _instances(self) -> dict[str, Any]:
-        return self._rec.extra.setdefault("instances", {})
+        table: dict[str, Any] = self._rec.extra.setdefault("instances", {})
+        return table
 
     @property
     def kafka_bootstrap(self) -> str:

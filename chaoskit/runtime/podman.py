@@ -74,7 +74,10 @@ def start(path: Path | None = None, timeout_s: float = START_TIMEOUT_S) -> int |
     with Path(f"{path}.log").open("ab") as log:
         proc = subprocess.Popen(
             [podman, "system", "service", "--time=0", f"unix://{path}"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     _pid_file(path).write_text(f"{proc.pid}\n")
 
@@ -115,7 +118,9 @@ def stop(path: Path | None = None) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chaoskit.runtime.podman", description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["start", "stop", "status"])
-    parser.add_argument("--socket", type=Path, default=None, help=f"default $CHAOSKIT_PODMAN_SOCKET or {DEFAULT_SOCKET}")
+    parser.add_argument(
+        "--socket", type=Path, default=None, help=f"default $CHAOSKIT_PODMAN_SOCKET or {DEFAULT_SOCKET}"
+    )
     args = parser.parse_args(argv)
     path = args.socket or socket_path()
     if args.action == "status":

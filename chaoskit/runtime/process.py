@@ -10,6 +10,7 @@ be found and swept even if their record is gone.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +30,6 @@ from chaoskit import install
 from chaoskit.errors import ChaoskitError, ComponentStartError
 from chaoskit.faults.toxiproxy import ToxiproxyError
 from chaoskit.runtime import health
-from chaoskit.runtime.probes import answers
-from chaoskit.runtime.topics import create_topics
 from chaoskit.runtime.plan import (
     HOST,
     KAFKA_HEAP,
@@ -43,7 +43,9 @@ from chaoskit.runtime.plan import (
 )
 from chaoskit.runtime.planned import PlannedRuntime
 from chaoskit.runtime.ports import allocate_ports, release_ports
+from chaoskit.runtime.probes import answers
 from chaoskit.runtime.state import EnvRecord, ProcessRecord, all_records, new_env_id, stray_processes, terminate
+from chaoskit.runtime.topics import create_topics
 from chaoskit.topology import Component, Topology
 
 STOP_GRACE_S = 10.0
@@ -86,7 +88,7 @@ class ProcessRuntime(PlannedRuntime):
 
     # -- identity -------------------------------------------------------------------------
     @classmethod
-    def attach(cls, record: EnvRecord, topology: Topology) -> "ProcessRuntime":
+    def attach(cls, record: EnvRecord, topology: Topology) -> ProcessRuntime:
         """Control an environment another process started (the CLI's status and down)."""
         runtime = cls(topology, keep=record.keep)
         runtime.record = record
@@ -325,8 +327,11 @@ class ProcessRuntime(PlannedRuntime):
         for name, spec in self._instances.items():
             proc = self._live(name)
             components[name] = {
-                "state": "healthy" if proc is not None and self._healthy(self.topology.component(spec["of"]), name)
-                else "failed" if proc is None else "starting",
+                "state": "healthy"
+                if proc is not None and self._healthy(self.topology.component(spec["of"]), name)
+                else "failed"
+                if proc is None
+                else "starting",
                 "pid": rec.processes[name].pid if name in rec.processes else None,
                 "endpoints": {"direct": addr(spec["port"])},
                 "log": str(self.log_path(name)),
@@ -347,15 +352,34 @@ class ProcessRuntime(PlannedRuntime):
         if comp.kind == "kafka":
             conf = self.dir / "kafka"
             argv = [
-                str(parts.java), *KAFKA_HEAP.split(), "-XX:+UseSerialGC", "-Djava.awt.headless=true",
+                str(parts.java),
+                *KAFKA_HEAP.split(),
+                "-XX:+UseSerialGC",
+                "-Djava.awt.headless=true",
                 f"-Dlog4j2.configurationFile={conf / 'log4j2.properties'}",
-                "-cp", parts.kafka_classpath, "kafka.Kafka", str(conf / "server.properties"),
+                "-cp",
+                parts.kafka_classpath,
+                "kafka.Kafka",
+                str(conf / "server.properties"),
             ]
             return argv, env, conf
         if comp.kind == "redis":
             argv = [
-                str(parts.redis_server), "--bind", HOST, "--port", str(port), "--dir", str(data),
-                "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "no",
+                str(parts.redis_server),
+                "--bind",
+                HOST,
+                "--port",
+                str(port),
+                "--dir",
+                str(data),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--protected-mode",
+                "no",
             ]
             return argv, env, data
         if comp.kind == "toxiproxy":
@@ -366,12 +390,14 @@ class ProcessRuntime(PlannedRuntime):
             plan = replace(plan, direct={**plan.direct, comp.name: port})
         argv = [resolve_template(part, comp.name, plan, python) for part in comp.command]
         env.update({key: resolve_template(value, comp.name, plan, python) for key, value in comp.env})
-        env.update({
-            "HTTP_HOST": HOST,
-            "HTTP_PORT": str(port),
-            "SERVICE_NAME": instance or comp.name,
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "HTTP_HOST": HOST,
+                "HTTP_PORT": str(port),
+                "SERVICE_NAME": instance or comp.name,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         if instance:
             env.update(self._instances[instance]["env"])
         return argv, env, cwd
@@ -385,17 +411,28 @@ class ProcessRuntime(PlannedRuntime):
         (conf / "server.properties").write_text(render_properties(props))
         (conf / "log4j2.properties").write_text(KAFKA_LOG4J2)
         argv = [
-            str(parts.java), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-            f"-Dlog4j2.configurationFile={conf / 'log4j2.properties'}", "-cp", parts.kafka_classpath,
-            "kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
+            str(parts.java),
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            f"-Dlog4j2.configurationFile={conf / 'log4j2.properties'}",
+            "-cp",
+            parts.kafka_classpath,
+            "kafka.tools.StorageTool",
+            "format",
+            "--standalone",
+            "--ignore-formatted",
             # "=": a base64url id may start with "-", which would read as an option
-            f"--cluster-id={cluster_id()}", "-c", str(conf / "server.properties"),
+            f"--cluster-id={cluster_id()}",
+            "-c",
+            str(conf / "server.properties"),
         ]
         log = self.log_path(self._kafka.name)
         with log.open("ab") as out:
             proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, timeout=120, check=False)
         if proc.returncode != 0:
-            raise ComponentStartError(self._kafka.name, f"formatting its storage failed (exit {proc.returncode})", _tail(log))
+            raise ComponentStartError(
+                self._kafka.name, f"formatting its storage failed (exit {proc.returncode})", _tail(log)
+            )
 
     def _spawn(self, comp: Component, instance: str | None = None) -> None:
         name = instance or comp.name
@@ -403,8 +440,13 @@ class ProcessRuntime(PlannedRuntime):
         with self.log_path(name).open("ab") as log:
             try:
                 proc = subprocess.Popen(
-                    argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    env=env, cwd=cwd, start_new_session=True,
+                    argv,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                    cwd=cwd,
+                    start_new_session=True,
                 )
             except OSError as err:
                 raise ComponentStartError(name, f"could not run {argv[0]}: {err}") from None
@@ -439,7 +481,7 @@ class ProcessRuntime(PlannedRuntime):
         for link in self.topology.links_to(self._kafka.name):
             through = self.endpoint(self._kafka.name, link.client)
             try:
-                brokers = health.wait_for(lambda: health.kafka_brokers(through), 15, f"metadata via {link.name}")
+                brokers = health.wait_for(partial(health.kafka_brokers, through), 15, f"metadata via {link.name}")
             except health.DeadlineExceeded as err:
                 raise ComponentStartError(self._kafka.name, str(err), _tail(self.log_path(self._kafka.name))) from None
             if brokers != [through]:
@@ -460,10 +502,8 @@ class ProcessRuntime(PlannedRuntime):
         return proc
 
     def _signal(self, proc: psutil.Process, sig: signal.Signals) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def _reap(self, component: str) -> None:
         popen = self._popen.pop(component, None)

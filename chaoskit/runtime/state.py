@@ -8,6 +8,7 @@ leaves enough behind for the next ``up`` (or ``chaoskit down --all``) to sweep i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -37,7 +38,7 @@ class ProcessRecord:
     create_time: float
 
     @classmethod
-    def of(cls, pid: int) -> "ProcessRecord":
+    def of(cls, pid: int) -> ProcessRecord:
         return cls(pid=pid, create_time=psutil.Process(pid).create_time())
 
     def process(self) -> psutil.Process | None:
@@ -75,7 +76,7 @@ class EnvRecord:
         tmp.replace(self.dir / "env.json")
 
     @classmethod
-    def load(cls, env_dir: Path) -> "EnvRecord":
+    def load(cls, env_dir: Path) -> EnvRecord:
         raw = json.loads((env_dir / "env.json").read_text())
         owner = raw.pop("owner")
         processes = raw.pop("processes")
@@ -127,9 +128,6 @@ def terminate(procs: list[psutil.Process], grace_s: float = 5.0) -> None:
             pass
     _, alive = psutil.wait_procs(procs, timeout=grace_s)
     for proc in alive:
-        try:
+        with contextlib.suppress(psutil.Error):
             proc.kill()
-        except psutil.Error:
-            pass
     psutil.wait_procs(alive, timeout=grace_s)
-

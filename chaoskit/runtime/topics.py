@@ -4,7 +4,7 @@ metadata shows them, and a client producing then gets UNKNOWN_TOPIC_OR_PART)."""
 
 from __future__ import annotations
 
-from confluent_kafka.admin import NewTopic
+from confluent_kafka.cimpl import NewTopic
 
 from chaoskit.errors import ComponentStartError
 from chaoskit.runtime import health
@@ -16,7 +16,8 @@ def topics_led(bootstrap: str, wanted: dict[str, int]) -> bool:
         return True
     found = health.kafka_admin(bootstrap).list_topics(timeout=2).topics
     return all(
-        name in found and len(found[name].partitions) == count
+        name in found
+        and len(found[name].partitions) == count
         and all(p.leader >= 0 for p in found[name].partitions.values())
         for name, count in wanted.items()
     )
@@ -28,7 +29,9 @@ def create_topics(bootstrap: str, wanted: dict[str, int], kafka: str, timeout_s:
         return
     admin = health.kafka_admin(bootstrap)
     existing = set(admin.list_topics(timeout=10).topics)
-    missing = [NewTopic(name, num_partitions=n, replication_factor=1) for name, n in wanted.items() if name not in existing]
+    missing = [
+        NewTopic(name, num_partitions=n, replication_factor=1) for name, n in wanted.items() if name not in existing
+    ]
     for name, future in admin.create_topics(missing, request_timeout=15).items() if missing else ():
         try:
             future.result(timeout=20)

@@ -11,8 +11,9 @@ experiments' ``expected_state`` fixture builds it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import redis as redis_py

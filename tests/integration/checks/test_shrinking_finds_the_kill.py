@@ -57,10 +57,9 @@ def test_a_random_schedule_that_loses_events_shrinks_to_one_immediate_kill_whose
     # The printed code, run against the environment as an experiment would run it, loses
     # events again: delivery names events the double committed and never applied.
     replay = experiment_on(broken_system)
-    with replay.recording():
-        with replay.load.run(**METHOD.load):
-            replay.wait_until(replay.final_state, METHOD.warmup_s, "an event applied before the schedule")
-            exec(compile(printed, "<printed replay code>", "exec"), {"faults": replay.faults})
+    with replay.recording(), replay.load.run(**METHOD.load):
+        replay.wait_until(replay.final_state, METHOD.warmup_s, "an event applied before the schedule")
+        exec(compile(printed, "<printed replay code>", "exec"), {"faults": replay.faults})
     settle(replay, expected_state_of(replay), METHOD.settle_s)
     delivery = check_delivery(replay.stop_recording(), replay.final_state(), replay.timeline)
     assert not delivery.ok

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[3]
 MINIMAL = ROOT / "fixtures" / "topologies" / "minimal.yml"
 
 # An experiment that injects a toxic and a cut, starts load, says so, and then waits to be killed.
-EXPERIMENT = '''
+EXPERIMENT = """
 import json, os, threading
 from pathlib import Path
 
@@ -41,15 +41,30 @@ def test_mid_experiment(chaos_env, faults, load):
 
 def test_second_run_is_green(chaos_env, services):
     assert chaos_env.status()["components"]["kafka"]["state"] == "healthy"
-'''
+"""
 
 
 def _start(project: Path, ready: Path, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "READY_FILE": str(ready), "CHAOSKIT_CACHE": str(cache_dir())}
     return subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:locust", "-p", "no:cacheprovider", f"--chaos-topology={MINIMAL}",
-         "-k", "mid_experiment", *args, "test_crash.py"],
-        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:locust",
+            "-p",
+            "no:cacheprovider",
+            f"--chaos-topology={MINIMAL}",
+            "-k",
+            "mid_experiment",
+            *args,
+            "test_crash.py",
+        ],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -74,7 +89,10 @@ def _assert_no_pass(results: Path, by: str, out: Path) -> None:
     assert written["name"] == "Mid experiment"
     gate = subprocess.run(
         [sys.executable, "-m", "chaoskit.cli", "gate", "--results", str(results), "--out", str(out)],
-        capture_output=True, text=True, timeout=60, cwd=out.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=out.parent,
     )
     assert gate.returncode == 5, gate.stdout + gate.stderr
     assert "INTERRUPTED: no verdict" in gate.stdout
@@ -111,9 +129,24 @@ def test_sigkill_mid_experiment_is_swept_by_the_next_run(project: Path, tmp_path
     wait_for(lambda: not any(_alive(pid) for pid in info["drivers"]), 30, "the orphaned load driver to exit")
 
     second = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:locust", "-p", "no:cacheprovider", f"--chaos-topology={MINIMAL}",
-         "-k", "second_run", "test_crash.py"],
-        cwd=project, env={**os.environ, "CHAOSKIT_CACHE": str(cache_dir())}, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:locust",
+            "-p",
+            "no:cacheprovider",
+            f"--chaos-topology={MINIMAL}",
+            "-k",
+            "second_run",
+            "test_crash.py",
+        ],
+        cwd=project,
+        env={**os.environ, "CHAOSKIT_CACHE": str(cache_dir())},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert second.returncode == 0, second.stdout + second.stderr
     assert not stray_processes(env_id)

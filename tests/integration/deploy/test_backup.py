@@ -53,23 +53,32 @@ class Stage:
 
     def _publish(self, topic: str, event: DocumentEvent) -> None:
         producer = self.kafka.producer()
-        producer.produce(topic, key=event.key.encode(), value=event.to_value(),
-                         headers=[("event_id", event.event_id.encode()), ("trace_id", f"t-{event.event_id}".encode())])
+        producer.produce(
+            topic,
+            key=event.key.encode(),
+            value=event.to_value(),
+            headers=[("event_id", event.event_id.encode()), ("trace_id", f"t-{event.event_id}".encode())],
+        )
         assert producer.flush(10) == 0
 
     def alert(self, event: DocumentEvent) -> None:
         producer = self.kafka.producer()
-        producer.produce(self.config.alerts_topic, value=json.dumps({"event_id": event.event_id, "reason": "gave up"}).encode())
+        producer.produce(
+            self.config.alerts_topic, value=json.dumps({"event_id": event.event_id, "reason": "gave up"}).encode()
+        )
         assert producer.flush(10) == 0
 
     def commit_all(self) -> dict[int, int]:
         """Commit the requests group at the topic's end, as workflow-service does once events are applied."""
         consumer: Consumer = self.kafka.consumer(group=self.config.requests_group)
         try:
-            ends = {p: consumer.get_watermark_offsets(TopicPartition(self.config.requests_topic, p), timeout=10)[1]
-                    for p in (0, 1)}
-            consumer.commit(offsets=[TopicPartition(self.config.requests_topic, p, o) for p, o in ends.items()],
-                            asynchronous=False)
+            ends = {
+                p: consumer.get_watermark_offsets(TopicPartition(self.config.requests_topic, p), timeout=10)[1]
+                for p in (0, 1)
+            }
+            consumer.commit(
+                offsets=[TopicPartition(self.config.requests_topic, p, o) for p, o in ends.items()], asynchronous=False
+            )
         finally:
             consumer.close()
         return ends
@@ -85,8 +94,14 @@ def stage(chaos_env, kafka) -> Iterator[Stage]:
     client = redis_client(redis_url)
     client.flushdb()
     config = BackupConfig(
-        kafka.bootstrap, redis_url, requests_topic=names["requests"], requests_group=f"it-workflow-{suffix}",
-        dlq_topic=names["dlq"], dlq_group=f"it-redriver-{suffix}", alerts_topic=names["alerts"], timeout_s=20,
+        kafka.bootstrap,
+        redis_url,
+        requests_topic=names["requests"],
+        requests_group=f"it-workflow-{suffix}",
+        dlq_topic=names["dlq"],
+        dlq_group=f"it-redriver-{suffix}",
+        alerts_topic=names["alerts"],
+        timeout_s=20,
     )
     store = DocumentStore(client)
     try:
@@ -128,8 +143,13 @@ def test_recovery_restores_the_snapshot_and_replays_what_came_after(stage: Stage
     assert stored["a"]["event_id"] == a3.event_id and stored["d"]["event_id"] == d1.event_id
     assert stored["b"]["trace_id"] == f"t-{b2.event_id}"
 
-    verdict = verify(stage.config.bootstrap, stage.config.redis_url, requests_topic=stage.config.requests_topic,
-                     alerts_topic=stage.config.alerts_topic, timeout_s=20)
+    verdict = verify(
+        stage.config.bootstrap,
+        stage.config.redis_url,
+        requests_topic=stage.config.requests_topic,
+        alerts_topic=stage.config.alerts_topic,
+        timeout_s=20,
+    )
     assert verdict.ok, verdict.to_dict()
     assert sorted(verdict.matching) == ["a", "b", "c", "d"]
     assert stored["c"]["event_id"] == c2.event_id
@@ -150,22 +170,50 @@ def test_the_command_line_snapshots_and_recovers(stage: Stage, tmp_path: Path) -
     stage.store.apply(event, "trace-cli")
     stage.commit_all()
     config = stage.config
-    common = ["--bootstrap", config.bootstrap, "--redis", config.redis_url, "--requests-topic", config.requests_topic,
-              "--requests-group", config.requests_group, "--dlq-topic", config.dlq_topic, "--dlq-group", config.dlq_group,
-              "--alerts-topic", config.alerts_topic]
+    common = [
+        "--bootstrap",
+        config.bootstrap,
+        "--redis",
+        config.redis_url,
+        "--requests-topic",
+        config.requests_topic,
+        "--requests-group",
+        config.requests_group,
+        "--dlq-topic",
+        config.dlq_topic,
+        "--dlq-group",
+        config.dlq_group,
+        "--alerts-topic",
+        config.alerts_topic,
+    ]
     out = tmp_path / "snap.json"
-    taken = subprocess.run([sys.executable, "-m", "services.backup", "snapshot", *common, "--out", str(out)],
-                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+    taken = subprocess.run(
+        [sys.executable, "-m", "services.backup", "snapshot", *common, "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert taken.returncode == 0, taken.stderr
     assert json.loads(taken.stdout)["docs"] == 1
     stage.redis.flushdb()
-    recovered = subprocess.run([sys.executable, "-m", "services.backup", "recover", *common, str(out)],
-                               cwd=ROOT, capture_output=True, text=True, timeout=60)
+    recovered = subprocess.run(
+        [sys.executable, "-m", "services.backup", "recover", *common, str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert recovered.returncode == 0, recovered.stderr
     assert json.loads(recovered.stdout)["restored_docs"] == 1
     assert stage.redis.hget("doc:cli", "trace_id") == "trace-cli"
-    bad = subprocess.run([sys.executable, "-m", "services.backup", "recover", *common, str(tmp_path / "none.json")],
-                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "services.backup", "recover", *common, str(tmp_path / "none.json")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "cannot read the snapshot" in bad.stderr
 
 
@@ -174,8 +222,11 @@ def test_scheduled_snapshots_keep_the_newest_and_find_one_before_a_moment(stage:
     with BackupSchedule(stage.config, tmp_path / "snaps", interval_s=0.2, keep=3) as schedule:
         wait_for(lambda: len(schedule.snapshots()) >= 3, 30, "three scheduled snapshots")
         moment = time.time()
-        wait_for(lambda: schedule.latest() is not None and schedule.latest() != schedule.latest(before=moment), 30,
-                 "a snapshot after the moment")
+        wait_for(
+            lambda: schedule.latest() is not None and schedule.latest() != schedule.latest(before=moment),
+            30,
+            "a snapshot after the moment",
+        )
     assert len(schedule.snapshots()) <= 3 and not schedule.errors
     before = schedule.latest(before=moment)
     assert before is not None and Snapshot.load(before).completed_at < moment

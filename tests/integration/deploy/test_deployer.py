@@ -37,7 +37,14 @@ def test_members_start_retire_and_restore(fleet: Fleet, chaos_env: Any) -> None:
     assert serving.served_only_by({BASE, extra.name}) and serving.partitions == 6
 
     fleet.retire(base)  # the base process stops; the instance takes every partition
-    assert fleet.wait_served_by([extra.name], "only the instance serving").partitions_of(extra.name) == (0, 1, 2, 3, 4, 5)
+    assert fleet.wait_served_by([extra.name], "only the instance serving").partitions_of(extra.name) == (
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+    )
     fleet.retire(extra)
     assert chaos_env.instances(BASE) == {}
     fleet.restore(base)
@@ -76,7 +83,9 @@ def test_an_automatic_rollback_leaves_no_instance_and_marks_the_timeline(
     assert windows["canary it-bad"].healed_at == pytest.approx(outcome.finished_at)
 
 
-def test_an_interrupted_deploy_removes_its_canary(fleet: Fleet, chaos_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_deploy_removes_its_canary(
+    fleet: Fleet, chaos_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken_judge(*args: Any, **kwargs: Any) -> Any:
         assert chaos_env.instances(BASE), "the canary is running while it is judged"
         raise KeyboardInterrupt
@@ -98,7 +107,9 @@ def test_a_fleet_already_running_two_versions_is_refused(fleet: Fleet) -> None:
         canary_deploy(fleet.runtime, Version("stable"))
 
 
-def test_the_command_line_shows_status_and_rolls_back(fleet: Fleet, chaos_env: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_line_shows_status_and_rolls_back(
+    fleet: Fleet, chaos_env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     fleet.start(f"{BASE}#it-v6", Version("it-v6"))
     assert deploy_cli(["status", "--env", chaos_env.env_id, "--json"]) == 0
     status = json.loads(capsys.readouterr().out)

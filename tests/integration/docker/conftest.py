@@ -1,9 +1,10 @@
 """The docker runtime's tests run on a real engine: Podman's Docker-compatible API.
 
-``engine`` runs ``images/build.sh`` once per session (idempotent: seconds when the
-image is current; it installs podman/runc/debootstrap and builds ``chaoskit/base`` when
-not), then connects. The tests skip only when build.sh exits 3: no container engine can
-be installed or started on this machine. build.sh leaves the API service running as a
+``engine`` runs ``images/build.sh --no-install`` once per session (idempotent: seconds
+when the image is current; it builds ``chaoskit/base`` when not, and fails naming
+``scripts/setup.sh --tests`` when Podman is missing: tests install nothing), then
+connects. The tests skip only when build.sh exits 3: no container engine can be started
+on this machine. build.sh leaves the API service running as a
 machine service; if it was not running before this session, the session stops it again.
 With ``DOCKER_HOST`` set, that engine is used as is and nothing is built.
 """
@@ -12,8 +13,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import docker
 import pytest
@@ -35,7 +36,9 @@ def engine() -> Iterator[docker.DockerClient]:
     started_here = False
     if not os.environ.get("DOCKER_HOST"):
         api_was_up = podman.answers(podman.socket_path())
-        build = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+        build = subprocess.run(
+            ["bash", str(BUILD), "--no-install"], capture_output=True, text=True, timeout=BUILD_TIMEOUT_S
+        )
         tail = "\n".join((build.stdout + build.stderr).strip().splitlines()[-20:])
         if build.returncode == NO_ENGINE:
             pytest.skip(f"no container engine can be installed or started on this machine: {tail}")

@@ -31,11 +31,22 @@ TAIL_LINES = 80
 
 def test_the_experiment_subset_passes_on_the_docker_runtime(engine):
     argv = [
-        sys.executable, "-m", "pytest", "experiments", "-p", "no:locust", "-p", "no:cacheprovider", "-q",
-        "--chaos-runtime=docker", "-k", " or ".join(SUBSET),
+        sys.executable,
+        "-m",
+        "pytest",
+        "experiments",
+        "-p",
+        "no:locust",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--chaos-runtime=docker",
+        "-k",
+        " or ".join(SUBSET),
     ]
-    run = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           start_new_session=True)
+    run = subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         output, _ = run.communicate(timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:

@@ -61,8 +61,11 @@ def labelled(engine, rt: DockerRuntime, name: str) -> list:
 
 
 def post_document(rt: DockerRuntime, key: str) -> str:
-    answer = requests.post(f"http://{rt.endpoint('order-service')}/documents",
-                           json={"key": key, "content": "hello", "version": 1}, timeout=15)
+    answer = requests.post(
+        f"http://{rt.endpoint('order-service')}/documents",
+        json={"key": key, "content": "hello", "version": 1},
+        timeout=15,
+    )
     assert answer.status_code == 202, answer.text
     return answer.json()["event_id"]
 
@@ -221,8 +224,9 @@ def test_an_instance_gets_its_own_port_in_templates(tmp_path):
     topology = load_topology(MINIMAL)
     plan = make_plan(topology, list(range(21000, 21000 + ports_needed(topology))))
     comp = topology.component("consumer")
-    unit = InstanceContainer(comp, topology, plan, Images.local(topology), tmp_path, name="consumer#2", port=29999,
-                             overrides={"X": "1"})
+    unit = InstanceContainer(
+        comp, topology, plan, Images.local(topology), tmp_path, name="consumer#2", port=29999, overrides={"X": "1"}
+    )
     spec = unit.spec()
     assert spec.argv[-1] == "29999" and str(plan.direct["consumer"]) not in spec.argv
     assert spec.environment["SERVICE_NAME"] == "consumer#2" and spec.environment["X"] == "1"

@@ -55,14 +55,21 @@ def produce(bootstrap: str, value: bytes, timeout_s: float = 15.0) -> None:
 
 
 def consume_until(bootstrap: str, wanted: bytes, timeout_s: float = 30.0) -> bool:
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex, "auto.offset.reset": "earliest", **QUIET,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": uuid.uuid4().hex,
+            "auto.offset.reset": "earliest",
+            **QUIET,
+        }
+    )
     consumer.subscribe(["events"])
     try:
+
         def seen():
             msg = consumer.poll(0.5)
             return msg is not None and msg.error() is None and msg.value() == wanted
+
         return wait_for(seen, timeout_s, f"consuming {wanted!r} via {bootstrap}")
     finally:
         consumer.close()
@@ -97,8 +104,9 @@ def test_kafka_produce_and_consume_through_the_proxies(runtime):
 def test_disabling_one_link_cuts_that_client_only(runtime):
     runtime.toxiproxy.set_enabled("producer--kafka", False)
     try:
-        producer = Producer({"bootstrap.servers": runtime.endpoint("kafka", "producer"),
-                             "message.timeout.ms": 3000, **QUIET})
+        producer = Producer(
+            {"bootstrap.servers": runtime.endpoint("kafka", "producer"), "message.timeout.ms": 3000, **QUIET}
+        )
         errors: list = []
         producer.produce("events", b"cut", on_delivery=lambda err, msg: errors.append(err))
         producer.flush(10)
@@ -202,8 +210,9 @@ sys.stdin.read()
 def test_a_sigkilled_runs_containers_are_swept_by_label(engine):
     """Even with the environment's record gone (as another runtime's sweep may leave it),
     the labels name the dead owner and the containers go."""
-    owner = subprocess.Popen([sys.executable, "-c", _OWNER, str(MINIMAL)], stdout=subprocess.PIPE,
-                             stdin=subprocess.PIPE, text=True, cwd=ROOT)
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _OWNER, str(MINIMAL)], stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True, cwd=ROOT
+    )
     try:
         env_id = owner.stdout.readline().strip()
         assert env_id.startswith("ck-"), "the owner did not bring its environment up"
@@ -224,8 +233,11 @@ def test_reference_system_comes_up_healthy_and_processes_a_document(engine):
         states = {name: c["state"] for name, c in rt.status()["components"].items()}
         assert set(states.values()) == {"healthy"}, states
         key = f"docker-{uuid.uuid4().hex[:8]}"
-        answer = requests.post(f"http://{rt.endpoint('order-service')}/documents",
-                               json={"key": key, "content": "hello", "version": 1}, timeout=15)
+        answer = requests.post(
+            f"http://{rt.endpoint('order-service')}/documents",
+            json={"key": key, "content": "hello", "version": 1},
+            timeout=15,
+        )
         assert answer.status_code == 202, answer.text
         store = redis_at(rt.endpoint("redis"))
         assert wait_for(lambda: store.hget(f"doc:{key}", "content") == b"hello", 60, f"doc:{key} in Redis")

@@ -9,8 +9,8 @@ experiment environment, and ``faults`` heals whatever a test left active.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

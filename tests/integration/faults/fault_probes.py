@@ -97,7 +97,9 @@ def produce(bootstrap: str, topic: str, value: bytes) -> None:
 
 def read_all(bootstrap: str, topic: str, partitions: int, timeout_s: float = 20.0) -> list[bytes]:
     """Every message of ``topic`` (from the start to the current end of each partition)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex, "enable.auto.commit": False, **QUIET})
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex, "enable.auto.commit": False, **QUIET}
+    )
     try:
         ends = {}
         for p in range(partitions):

@@ -11,11 +11,11 @@ import signal
 import time
 
 import pytest
+from fault_probes import all_clear, pings, proxy_states, refused
 
 from chaoskit.faults import HealError
 from chaoskit.faults.toxiproxy import ToxiproxyAPI, ToxiproxyError
 from chaoskit.runtime.health import wait_for
-from fault_probes import all_clear, pings, proxy_states, refused
 
 pytestmark = pytest.mark.integration
 
@@ -65,10 +65,9 @@ def test_sigint_in_the_block_heals_every_fault(faults, env):
 
 def test_sigint_during_a_schedule_stops_it_and_heals(faults, env):
     steps = [(0, faults.down("producer", "redis"), 30), (0.1, faults.latency("producer", "kafka", ms=100), 30)]
-    with pytest.raises(KeyboardInterrupt):
-        with faults.schedule(steps) as schedule:
-            wait_for(lambda: len(schedule.fired) == 2, 10, "both steps injected")
-            signal.raise_signal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), faults.schedule(steps) as schedule:
+        wait_for(lambda: len(schedule.fired) == 2, 10, "both steps injected")
+        signal.raise_signal(signal.SIGINT)
     assert all_clear(env) and faults.active == [] and schedule.done
 
 
@@ -82,8 +81,12 @@ def test_a_schedule_fires_its_steps_in_order_and_heals_them_all(faults, env, tim
         wait_for(lambda: refused(redis_via), 10, "the partition to cut producer->redis")
         schedule.wait(30)
     assert [(action, fault) for _, action, fault in schedule.fired] == [
-        ("inject", latency), ("inject", down), ("inject", partition),
-        ("heal", down), ("heal", latency), ("heal", partition),
+        ("inject", latency),
+        ("inject", down),
+        ("inject", partition),
+        ("heal", down),
+        ("heal", latency),
+        ("heal", partition),
     ]
     at = {fault: at_s for at_s, fault, _ in steps}
     for offset, action, fault in schedule.fired:
@@ -111,7 +114,7 @@ def test_a_toxiproxy_error_in_one_heal_does_not_stop_the_others(faults, env):
     try:
         with pytest.raises(HealError) as info:
             faults.heal_all()
-        (what, error), = info.value.failures
+        ((what, error),) = info.value.failures
         assert "enable proxy producer--redis" in what and isinstance(error, ToxiproxyError)
         assert proxy_states(env) == {"producer--kafka": (True, 0), "consumer--kafka": (True, 0)}
         assert faults.active == [cut], "the toxic went with its proxy, so the latency counts as healed"

@@ -11,10 +11,10 @@ import socket
 import time
 
 import pytest
+from fault_probes import all_clear, command, connect, ping_s, pings, proxy_states, refused
 
 from chaoskit.runtime import health
 from chaoskit.runtime.health import wait_for
-from fault_probes import all_clear, command, connect, ping_s, pings, proxy_states, refused
 
 pytestmark = pytest.mark.integration
 
@@ -101,9 +101,8 @@ def test_timeout_stalls_the_connection_and_heal_closes_it(faults, via):
 
 
 def test_reset_peer_resets_the_connection(faults, via):
-    with faults.reset_peer("producer", "redis"):
-        with connect(via["redis"]) as sock, pytest.raises(ConnectionResetError):
-            command(sock, b"PING")
+    with faults.reset_peer("producer", "redis"), connect(via["redis"]) as sock, pytest.raises(ConnectionResetError):
+        command(sock, b"PING")
     assert pings(via["redis"])
 
 
@@ -178,5 +177,8 @@ def test_isolate_cuts_every_link_of_a_service(faults, via, env):
     with faults.isolate("producer"):
         assert refused(via["kafka"]) and refused(via["redis"])
         assert not refused(via["consumer-kafka"])
-        assert {n for n, (enabled, _) in proxy_states(env).items() if not enabled} == {"producer--kafka", "producer--redis"}
+        assert {n for n, (enabled, _) in proxy_states(env).items() if not enabled} == {
+            "producer--kafka",
+            "producer--redis",
+        }
     assert all_clear(env)

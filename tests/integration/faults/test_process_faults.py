@@ -9,9 +9,9 @@ from __future__ import annotations
 import psutil
 import pytest
 from confluent_kafka import KafkaException
+from fault_probes import all_clear, command, connect, pings, produce, proxy_states, read_all, refused
 
 from chaoskit.runtime import health
-from fault_probes import all_clear, command, connect, pings, produce, proxy_states, read_all, refused
 
 pytestmark = pytest.mark.integration
 
@@ -77,9 +77,8 @@ def test_broker_killed_with_data_lost_comes_back_with_empty_topics(faults, env):
 
 def test_broker_paused_hangs_and_resumes_with_its_data(faults, env):
     produce(env.kafka_bootstrap, "events", b"before-the-pause")
-    with faults.broker_loss(mode="pause"):
-        with pytest.raises(KafkaException):
-            health.kafka_brokers(env.kafka_bootstrap, timeout_s=1)
+    with faults.broker_loss(mode="pause"), pytest.raises(KafkaException):
+        health.kafka_brokers(env.kafka_bootstrap, timeout_s=1)
     assert b"before-the-pause" in read_all(env.kafka_bootstrap, "events", partitions=2)
 
 

@@ -9,8 +9,8 @@ chaoskit plugin's fixtures.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

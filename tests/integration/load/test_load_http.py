@@ -43,6 +43,8 @@ def test_http_run_shows_a_kafka_pause_in_the_during_phase_only(
     assert before.requests and during.requests and after.requests
     assert before.failures == 0 and after.failures == 0, result.errors()
     assert during.failures > 0 or (
-        during.p99 is not None and before.p99 is not None and after.p99 is not None
+        during.p99 is not None
+        and before.p99 is not None
+        and after.p99 is not None
         and during.p99 > max(before.p99, after.p99)
     ), (before, during, after)

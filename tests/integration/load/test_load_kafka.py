@@ -33,13 +33,18 @@ def kafka_runner(env: ProcessRuntime, out: Path) -> LoadRunner:
 
 def consume_prefix(bootstrap: str, prefix: str, expected: int, timeout_s: float = 30.0) -> list[dict]:
     """Every record of TOPIC whose key has ``prefix``, read back from the beginning."""
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex,
-        "auto.offset.reset": "earliest", "enable.auto.commit": False,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": uuid.uuid4().hex,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([TOPIC])
     seen: list[dict] = []
     try:
+
         def read_all() -> bool:
             for msg in consumer.consume(num_messages=1000, timeout=0.5):
                 if msg.error() or not msg.key().decode().startswith(prefix):
@@ -47,6 +52,7 @@ def consume_prefix(bootstrap: str, prefix: str, expected: int, timeout_s: float 
                 headers = {k: v.decode() for k, v in msg.headers() or []}
                 seen.append({"key": msg.key().decode(), "value": json.loads(msg.value()), "headers": headers})
             return len(seen) >= expected
+
         wait_for(read_all, timeout_s, f"{expected} records with key prefix {prefix!r} in {TOPIC}")
         consumer.consume(num_messages=1000, timeout=1.0)  # nothing beyond what was acknowledged
     finally:
@@ -74,7 +80,12 @@ def test_kafka_user_reports_per_second_and_its_acked_ids_are_in_kafka(
 ) -> None:
     prefix = f"kafka-it-{uuid.uuid4().hex[:8]}"
     with kafka_runner(load_minimal_env, tmp_path).run(
-        user="kafka", users=users, rate=rate, duration_s=duration_s, key_prefix=prefix, key_count=20,
+        user="kafka",
+        users=users,
+        rate=rate,
+        duration_s=duration_s,
+        key_prefix=prefix,
+        key_count=20,
         processes=processes,
     ) as run:
         assert len(run.pids) == processes and len(set(run.pids)) == processes
@@ -97,8 +108,12 @@ def test_kafka_user_reports_per_second_and_its_acked_ids_are_in_kafka(
     for item in consumed:
         record = sent[item["headers"]["event_id"]]
         assert item["headers"]["trace_id"] == record.trace_id
-        assert item["value"] == {"event_id": record.event_id, "key": record.key, "content": "x" * 256,
-                                 "version": record.version}
+        assert item["value"] == {
+            "event_id": record.event_id,
+            "key": record.key,
+            "content": "x" * 256,
+            "version": record.version,
+        }
         assert item["key"] == record.key and float(item["headers"]["produced_at"]) > 0
         versions[item["key"]].append(item["value"]["version"])
     for key, seen in versions.items():
@@ -107,7 +122,13 @@ def test_kafka_user_reports_per_second_and_its_acked_ids_are_in_kafka(
 
 def test_step_shape_changes_the_user_count_in_the_driver(load_minimal_env: ProcessRuntime, tmp_path: Path) -> None:
     with kafka_runner(load_minimal_env, tmp_path).run(
-        user="kafka", users=4, rate=40, shape="step", steps=2, duration_s=4, key_prefix="step-it",
+        user="kafka",
+        users=4,
+        rate=40,
+        shape="step",
+        steps=2,
+        duration_s=4,
+        key_prefix="step-it",
     ) as run:
         pass
     counts = [s.users for s in run.result.seconds]
@@ -150,8 +171,11 @@ def test_the_driver_exits_when_its_parent_dies(load_minimal_env: ProcessRuntime,
         assert driver.is_running()
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(timeout=10)
-        wait_for(lambda: not driver.is_running() or driver.status() == psutil.STATUS_ZOMBIE, 20,
-                 "the orphaned driver to exit")
+        wait_for(
+            lambda: not driver.is_running() or driver.status() == psutil.STATUS_ZOMBIE,
+            20,
+            "the orphaned driver to exit",
+        )
         status = json.loads(next(tmp_path.glob("load-*/status-0.json")).read_text())
         assert status["state"] == "stopped" and status["reason"] == "parent exited"
     finally:
@@ -164,7 +188,11 @@ def test_the_driver_exits_when_its_parent_dies(load_minimal_env: ProcessRuntime,
 
 def test_an_open_ended_run_stops_itself_at_max_duration(load_minimal_env: ProcessRuntime, tmp_path: Path) -> None:
     with kafka_runner(load_minimal_env, tmp_path).run(
-        user="kafka", users=1, rate=20, max_duration_s=3, key_prefix="bounded-it",
+        user="kafka",
+        users=1,
+        rate=20,
+        max_duration_s=3,
+        key_prefix="bounded-it",
     ) as run:
         wait_for(lambda: not run.running(), 30, "the driver to stop at max_duration_s")
     assert run.result.complete and run.result.stop_reason == "max_duration_s"
@@ -178,8 +206,9 @@ def test_undeliverable_events_are_failures_in_the_records_and_in_locusts_statist
         silent.bind(("127.0.0.1", 0))
         bootstrap = f"127.0.0.1:{silent.getsockname()[1]}"
         runner = LoadRunner(tmp_path, Target.kafka(bootstrap, TOPIC))
-        with runner.run(user="kafka", users=2, rate=20, duration_s=2, request_timeout_s=1,
-                        key_prefix="undeliverable-it") as run:
+        with runner.run(
+            user="kafka", users=2, rate=20, duration_s=2, request_timeout_s=1, key_prefix="undeliverable-it"
+        ) as run:
             pass
     result = run.result
     assert result.complete and result.records, result.summary_line()

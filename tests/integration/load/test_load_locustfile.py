@@ -19,15 +19,31 @@ LOCUSTFILE = Path(__file__).resolve().parents[3] / "chaoskit" / "load" / "users.
 def locust(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--loglevel", "WARNING", *args],
-        capture_output=True, text=True, timeout=90,
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
 
 
 def test_kafka_user_from_the_locust_command_line(load_minimal_env: ProcessRuntime) -> None:
     proc = locust(
-        "-u", "2", "-r", "2", "-t", "3s", "--json", "--only-summary", "KafkaProducerUser",
-        "--kafka-bootstrap", load_minimal_env.endpoint("kafka"), "--kafka-topic", "events",
-        "--key-prefix", "locustfile-it", "--user-rate", "20",
+        "-u",
+        "2",
+        "-r",
+        "2",
+        "-t",
+        "3s",
+        "--json",
+        "--only-summary",
+        "KafkaProducerUser",
+        "--kafka-bootstrap",
+        load_minimal_env.endpoint("kafka"),
+        "--kafka-topic",
+        "events",
+        "--key-prefix",
+        "locustfile-it",
+        "--user-rate",
+        "20",
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     (entry,) = json.loads(proc.stdout)

@@ -119,18 +119,24 @@ def test_reported_from_a_fixture(experiment_reported_at_teardown):
 
 def run_experiments(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The project above, run as users run it: a subprocess with --alluredir."""
-    for key, value in {"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "777", "GITHUB_RUN_NUMBER": "12",
-                       "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/orders",
-                       "GITHUB_WORKFLOW": "nightly chaos"}.items():
+    for key, value in {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_RUN_ID": "777",
+        "GITHUB_RUN_NUMBER": "12",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "acme/orders",
+        "GITHUB_WORKFLOW": "nightly chaos",
+    }.items():
         monkeypatch.setenv(key, value)
     pytester.makepyfile(test_experiments=EXPERIMENTS)
     # registered the way chaoskit's main plugin does it (a no-op once it already has)
     pytester.makeconftest(
-        "def pytest_configure(config):\n"
-        "    config.pluginmanager.import_plugin('chaoskit.report.allure_plugin')\n"
+        "def pytest_configure(config):\n    config.pluginmanager.import_plugin('chaoskit.report.allure_plugin')\n"
     )
     results = pytester.path / "allure-results"
-    run = pytester.runpytest_subprocess("-p", "no:locust", "--alluredir", str(results), "--chaos-seed=1234", timeout=120)
+    run = pytester.runpytest_subprocess(
+        "-p", "no:locust", "--alluredir", str(results), "--chaos-seed=1234", timeout=120
+    )
     run.assert_outcomes(passed=3, failed=1, errors=1)
     return results
 
@@ -159,8 +165,13 @@ def png_size(png: bytes) -> tuple[int, int]:
 def test_results_carry_labels_steps_and_attachments(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     results = run_experiments(pytester, monkeypatch)
     tests = by_name(results)
-    assert set(tests) == {"Broker loss keeps every event", "test_slow_documents", "test_needs_the_environment",
-                          "test_reported_from_a_fixture", "test_a_big_history_is_offered_gzipped"}
+    assert set(tests) == {
+        "Broker loss keeps every event",
+        "test_slow_documents",
+        "test_needs_the_environment",
+        "test_reported_from_a_fixture",
+        "test_a_big_history_is_offered_gzipped",
+    }
 
     ok = tests["Broker loss keeps every event"]
     assert ok["status"] == "passed"
@@ -171,8 +182,12 @@ def test_results_carry_labels_steps_and_attachments(pytester: pytest.Pytester, m
     assert labels(ok, "story") == ["latency", "broker_loss"]  # how
     assert {"name": "seed", "value": "1234", "excluded": True} in ok["parameters"]
     steps = [s["name"] for s in ok["steps"]]
-    assert steps[:4] == ["inject broker_loss", "Fault timeline: 2 window(s)",
-                         "check delivery: 300/300 delivered", "check dlq: 4 failed events dead-lettered with error and trace id"]
+    assert steps[:4] == [
+        "inject broker_loss",
+        "Fault timeline: 2 window(s)",
+        "check delivery: 300/300 delivered",
+        "check dlq: 4 failed events dead-lettered with error and trace id",
+    ]
     assert ok["steps"][0]["parameters"] == [{"name": "target", "value": "kafka"}, {"name": "mode", "value": "kill"}]
     windows = ok["steps"][1]["steps"]
     assert [w["name"] for w in windows] == ["latency on workflow-service->document-service", "broker_loss on kafka"]
@@ -180,9 +195,14 @@ def test_results_carry_labels_steps_and_attachments(pytester: pytest.Pytester, m
     assert all(s["status"] == "passed" for s in ok["steps"])
 
     attached = {a["name"]: a for a in all_attachments(ok)}
-    assert set(attached) >= {"timeline: load, DLQ and convergence under faults", "load: per-second statistics",
-                             "load: statistics per phase", "load: statistics per phase (table)",
-                             "history: every event's fate (history.jsonl)", "log: workflow-service"}
+    assert set(attached) >= {
+        "timeline: load, DLQ and convergence under faults",
+        "load: per-second statistics",
+        "load: statistics per phase",
+        "load: statistics per phase (table)",
+        "history: every event's fate (history.jsonl)",
+        "log: workflow-service",
+    }
     plot = attached["timeline: load, DLQ and convergence under faults"]
     assert plot["type"] == "image/png"
     assert png_size((results / plot["source"]).read_bytes()) == (1400, 900)
@@ -252,26 +272,37 @@ def test_html_report_renders_in_headless_chromium(
     # Allure itself filed the failures with our categories
     filed = json.loads((report / "data" / "categories.json").read_text())
     assert {c["name"] for c in filed["children"]} == {
-        "Infrastructure failure: a component did not start", "Resilience failure: delivery"}
+        "Infrastructure failure: a component did not start",
+        "Resilience failure: delivery",
+    }
     # a second run carries the first one's history forward: the trend has two points
     generate_report(results, report)
     assert (results / "history" / "history-trend.json").exists()
     assert len(json.loads((report / "history" / "history-trend.json").read_text())) == 2
 
-    case = next(json.loads(p.read_text()) for p in (report / "data" / "test-cases").glob("*.json")
-                if json.loads(p.read_text())["name"] == "Broker loss keeps every event")
+    case = next(
+        json.loads(p.read_text())
+        for p in (report / "data" / "test-cases").glob("*.json")
+        if json.loads(p.read_text())["name"] == "Broker loss keeps every event"
+    )
     with serve(report) as base:
         overview = browser.dump_dom(f"{base}/index.html")
         assert "chaoskit" in overview and "Environment" in overview and "4.3.1" in overview
         page = browser.dump_dom(f"{base}/index.html#testresult/{case['uid']}")
-        for text in ("Broker loss keeps every event", "No acknowledged event is lost while Kafka restarts",
-                     "Fault timeline: 2 window(s)", "check delivery: 300/300 delivered",
-                     "timeline: load, DLQ and convergence under faults"):
+        for text in (
+            "Broker loss keeps every event",
+            "No acknowledged event is lost while Kafka restarts",
+            "Fault timeline: 2 window(s)",
+            "check delivery: 300/300 delivered",
+            "timeline: load, DLQ and convergence under faults",
+        ):
             assert text in page, f"{text!r} not in the rendered test page"
         categories = browser.dump_dom(f"{base}/index.html#categories")
         assert "Resilience failure: delivery" in categories
         shots = ROOT / "reports"
-        for url, name in ((f"{base}/index.html", "allure-screenshot.png"),
-                          (f"{base}/index.html#testresult/{case['uid']}", "allure-testresult-screenshot.png")):
+        for url, name in (
+            (f"{base}/index.html", "allure-screenshot.png"),
+            (f"{base}/index.html#testresult/{case['uid']}", "allure-testresult-screenshot.png"),
+        ):
             png = browser.screenshot(url, shots / name).read_bytes()
             assert png_size(png) == (1400, 900) and len(png) > 20_000

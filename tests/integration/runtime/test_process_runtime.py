@@ -56,14 +56,21 @@ def produce(bootstrap: str, value: bytes, timeout_s: float = 10.0) -> None:
 
 
 def consume_until(bootstrap: str, wanted: bytes, timeout_s: float = 20.0) -> bool:
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex, "auto.offset.reset": "earliest", **QUIET,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": uuid.uuid4().hex,
+            "auto.offset.reset": "earliest",
+            **QUIET,
+        }
+    )
     consumer.subscribe(["events"])
     try:
+
         def seen():
             msg = consumer.poll(0.5)
             return msg is not None and msg.error() is None and msg.value() == wanted
+
         return wait_for(seen, timeout_s, f"consuming {wanted!r} via {bootstrap}")
     finally:
         consumer.close()
@@ -87,8 +94,9 @@ def test_metadata_through_a_proxy_names_only_that_proxy(runtime):
 def test_disabling_one_link_stops_that_client_only(runtime):
     runtime.toxiproxy.set_enabled("producer--kafka", False)
     try:
-        producer = Producer({"bootstrap.servers": runtime.endpoint("kafka", "producer"),
-                             "message.timeout.ms": 2000, **QUIET})
+        producer = Producer(
+            {"bootstrap.servers": runtime.endpoint("kafka", "producer"), "message.timeout.ms": 2000, **QUIET}
+        )
         errors: list = []
         producer.produce("events", b"cut", on_delivery=lambda err, msg: errors.append(err))
         producer.flush(5)
@@ -121,7 +129,10 @@ def test_redis_through_its_proxy_and_cut(runtime):
 def test_status_json_from_the_cli(runtime):
     out = subprocess.run(
         [sys.executable, "-m", "chaoskit.cli", "status", runtime.env_id, "--json"],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
     status = json.loads(out)
     assert status["environment"] == runtime.env_id and status["runtime"] == "process"
@@ -166,8 +177,9 @@ sys.stdin.read()
 
 
 def test_an_environment_whose_owner_was_sigkilled_is_swept():
-    owner = subprocess.Popen([sys.executable, "-c", _OWNER, str(MINIMAL)], stdout=subprocess.PIPE,
-                             stdin=subprocess.PIPE, text=True)
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _OWNER, str(MINIMAL)], stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True
+    )
     try:
         env_id = owner.stdout.readline().strip()
         assert env_id.startswith("ck-"), "the owner did not bring its environment up"
@@ -216,8 +228,11 @@ def test_an_extra_instance_runs_beside_its_service_and_goes_away(runtime):
     endpoint = runtime.add_instance("consumer", "consumer#canary", {"SERVICE_VERSION": "canary"})
     assert endpoint != runtime.endpoint("consumer")
     # status() re-probes health with a short timeout: poll it (the machine may be busy)
-    status = wait_for(lambda: (s := runtime.status()["components"]["consumer#canary"])["state"] == "healthy" and s, 30,
-                      "the canary's status")
+    status = wait_for(
+        lambda: (s := runtime.status()["components"]["consumer#canary"])["state"] == "healthy" and s,
+        30,
+        "the canary's status",
+    )
     assert status["instance_of"] == "consumer"
     pid = status["pid"]
     assert psutil.Process(pid).environ()["SERVICE_VERSION"] == "canary"

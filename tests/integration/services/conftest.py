@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
-from chaoskit import install
 from svc_harness import (
     KafkaBroker,
     RedisServer,
@@ -25,6 +23,8 @@ from svc_harness import (
     start_stack,
     stop_process,
 )
+
+from chaoskit import install
 
 
 @pytest.fixture(scope="session")

@@ -22,9 +22,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import redis
 from confluent_kafka import Consumer, KafkaError, TopicPartition
@@ -154,7 +155,9 @@ class KafkaBroker:
                 assert time.monotonic() < deadline, f"timed out reading {topic}"
                 for msg in consumer.consume(500, timeout=0.5):
                     if msg.error() is not None:
-                        if msg.error().code() == KafkaError._PARTITION_EOF and msg.offset() >= ends.get(msg.partition(), 0):
+                        if msg.error().code() == KafkaError._PARTITION_EOF and msg.offset() >= ends.get(
+                            msg.partition(), 0
+                        ):
                             ends.pop(msg.partition(), None)
                         continue
                     if msg.offset() < ends.get(msg.partition(), -1):
@@ -177,28 +180,31 @@ class KafkaBroker:
 
 
 def _kafka_properties(home: Path, client_port: int, controller_port: int) -> str:
-    return "\n".join(
-        [
-            "process.roles=broker,controller",
-            "node.id=1",
-            "controller.listener.names=CONTROLLER",
-            f"controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{client_port},CONTROLLER://127.0.0.1:{controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{client_port},CONTROLLER://127.0.0.1:{controller_port}",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "inter.broker.listener.name=PLAINTEXT",
-            f"log.dirs={home / 'data'}",
-            "num.partitions=1",
-            "offsets.topic.replication.factor=1",
-            "offsets.topic.num.partitions=1",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            "group.initial.rebalance.delay.ms=0",
-            "auto.create.topics.enable=false",
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                "controller.listener.names=CONTROLLER",
+                f"controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}",
+                f"listeners=PLAINTEXT://127.0.0.1:{client_port},CONTROLLER://127.0.0.1:{controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{client_port},CONTROLLER://127.0.0.1:{controller_port}",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "inter.broker.listener.name=PLAINTEXT",
+                f"log.dirs={home / 'data'}",
+                "num.partitions=1",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=1",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "auto.create.topics.enable=false",
+            ]
+        )
+        + "\n"
+    )
 
 
 def start_kafka(java: str, home: Path, tries: int = 3) -> KafkaBroker:
@@ -210,8 +216,15 @@ def start_kafka(java: str, home: Path, tries: int = 3) -> KafkaBroker:
     home.mkdir(parents=True, exist_ok=True)
     log4j = home / "log4j2.properties"
     log4j.write_text(KAFKA_LOG4J2)
-    jvm = [java, "-Xms256m", "-Xmx1g", "-XX:+UseSerialGC", "-cp", install.locate().kafka_classpath,
-           f"-Dlog4j2.configurationFile={log4j}"]
+    jvm = [
+        java,
+        "-Xms256m",
+        "-Xmx1g",
+        "-XX:+UseSerialGC",
+        "-cp",
+        install.locate().kafka_classpath,
+        f"-Dlog4j2.configurationFile={log4j}",
+    ]
     for attempt in range(tries):
         attempt_home = home / f"attempt-{attempt}"
         attempt_home.mkdir(parents=True)
@@ -267,8 +280,19 @@ def start_redis(home: Path, tries: int = 3) -> RedisServer:
     for _ in range(tries):
         port = free_port()
         proc = subprocess.Popen(
-            [str(install.locate().redis_server), "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-             "--dir", str(home)],
+            [
+                str(install.locate().redis_server),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(home),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -443,7 +467,10 @@ def start_stack(
         topics=topics,
         document=document,
         order=ServiceProcess(
-            f"order-service-{suffix}", "services.order_service", {**kafka_env, "REQUESTS_TOPIC": topics.requests}, workdir
+            f"order-service-{suffix}",
+            "services.order_service",
+            {**kafka_env, "REQUESTS_TOPIC": topics.requests},
+            workdir,
         ),
         workflow=ServiceProcess(
             f"workflow-service-{suffix}",
@@ -469,10 +496,10 @@ def start_stack(
         for service in stack.all:
             service.wait_healthy()
         for service in (stack.workflow, stack.redriver):
-            wait_until(lambda s=service: s.metrics()["assigned_partitions"] > 0, 30, f"{service.name} partition assignment")
+            wait_until(
+                lambda s=service: s.metrics()["assigned_partitions"] > 0, 30, f"{service.name} partition assignment"
+            )
     except BaseException:
         stack.stop()
         raise
     return stack
-
-

@@ -8,11 +8,11 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
+from svc_harness import BACKOFF, Stack, wait_until
 
 from services.redis_apply import doc_key
 from services.redriver import retry_delay_s
 from services.verifier import verify
-from svc_harness import BACKOFF, Stack, wait_until
 
 pytestmark = pytest.mark.integration
 

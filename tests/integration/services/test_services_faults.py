@@ -8,10 +8,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from svc_harness import Stack, wait_until
 
 from services.redis_apply import doc_key
 from services.verifier import verify
-from svc_harness import Stack, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,11 @@ def _wait_applied(stack: Stack, keys: list[str], version: str) -> None:
 
 def _verify_ok(stack: Stack, prefix: str) -> None:
     report = verify(
-        stack.kafka.bootstrap, stack.redis.url, prefix, requests_topic=stack.topics.requests, alerts_topic=stack.topics.alerts
+        stack.kafka.bootstrap,
+        stack.redis.url,
+        prefix,
+        requests_topic=stack.topics.requests,
+        alerts_topic=stack.topics.alerts,
     )
     assert report.ok, report.to_dict()
 

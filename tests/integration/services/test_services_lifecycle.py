@@ -11,9 +11,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from svc_harness import REPO, KafkaBroker, RedisServer, ServiceProcess, free_port, start_stack, wait_until
 
 from services.redis_apply import doc_key
-from svc_harness import REPO, KafkaBroker, RedisServer, ServiceProcess, free_port, start_stack, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from confluent_kafka import Producer
-
 from svc_harness import REPO, Stack, wait_until
+
 from services.log import HISTORY_KINDS, LEVELS
 from services.redis_apply import INDEX_KEY, doc_key
 from services.verifier import verify
@@ -29,9 +29,7 @@ def _versions(stack: Stack, keys: list[str]) -> list[str | None]:
 
 
 def _committed(stack: Stack, event_ids: set[str]) -> Counter[str]:
-    return Counter(
-        line["event_id"] for line in stack.workflow.logs(kind="committed") if line["event_id"] in event_ids
-    )
+    return Counter(line["event_id"] for line in stack.workflow.logs(kind="committed") if line["event_id"] in event_ids)
 
 
 def test_200_documents_are_applied_verified_and_never_dead_lettered(svc_stack: Stack) -> None:
@@ -65,7 +63,9 @@ def test_200_documents_are_applied_verified_and_never_dead_lettered(svc_stack: S
     assert not [r for r in svc_stack.kafka.read_topic(svc_stack.topics.dlq) if r["headers"].get("event_id") in ids]
     processed = [r for r in svc_stack.kafka.read_topic(svc_stack.topics.processed) if r["value"]["event_id"] in ids]
     assert len(processed) == 200
-    assert all(r["value"]["applied"] and r["headers"]["trace_id"] == trace_of[r["value"]["event_id"]] for r in processed)
+    assert all(
+        r["value"]["applied"] and r["headers"]["trace_id"] == trace_of[r["value"]["event_id"]] for r in processed
+    )
 
     # The history contract: every event passes through each kind once, with its trace id.
     history: dict[str, list[str]] = defaultdict(list)
@@ -139,9 +139,9 @@ def test_replayed_batch_with_duplicates_and_old_versions_keeps_the_newest(svc_st
             applied[line["key"]].append(line["version"])
     for key in keys:
         assert applied[key] == sorted(set(applied[key])), f"{key} applied out of order: {applied[key]}"
-    skipped = [l for l in svc_stack.workflow.logs(message="skipped stale") if l["key"].startswith(prefix)]
+    skipped = [line for line in svc_stack.workflow.logs(message="skipped stale") if line["key"].startswith(prefix)]
     assert len(skipped) == sum(sent.values()) - sum(len(v) for v in applied.values())
-    assert all(l["stored_version"] >= l["incoming_version"] for l in skipped)
+    assert all(line["stored_version"] >= line["incoming_version"] for line in skipped)
 
     report = verify(
         svc_stack.kafka.bootstrap,
@@ -163,12 +163,26 @@ def test_verifier_cli_exits_0_on_match_and_1_naming_each_mismatch(svc_stack: Sta
     def run_cli() -> tuple[int, dict]:
         proc = subprocess.run(
             [
-                sys.executable, "-m", "services.verifier",
-                "--bootstrap", svc_stack.kafka.bootstrap, "--redis", svc_stack.redis.url,
-                "--key-prefix", prefix, "--timeout", "20",
-                "--requests-topic", svc_stack.topics.requests, "--alerts-topic", svc_stack.topics.alerts,
+                sys.executable,
+                "-m",
+                "services.verifier",
+                "--bootstrap",
+                svc_stack.kafka.bootstrap,
+                "--redis",
+                svc_stack.redis.url,
+                "--key-prefix",
+                prefix,
+                "--timeout",
+                "20",
+                "--requests-topic",
+                svc_stack.topics.requests,
+                "--alerts-topic",
+                svc_stack.topics.alerts,
             ],
-            cwd=REPO, capture_output=True, text=True, timeout=60,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         return proc.returncode, json.loads(proc.stdout)
 

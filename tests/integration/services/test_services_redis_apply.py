@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.exceptions import ConnectionError as RedisConnectionError
+from svc_harness import RedisServer, free_port
 
 from services.messages import DocumentEvent
 from services.redis_apply import INDEX_KEY, ApplyOutcome, DocumentStore, doc_key, redis_client
-from svc_harness import RedisServer, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,9 @@ def test_every_event_handled_passes_and_states_its_figures():
     result = check_delivery(story.history)
 
     assert result.ok, result.explain()
-    assert "4 of 4 acked events handled: 2 applied, 1 no-op (duplicate or stale), 1 parked with an alert" in result.summary
+    assert (
+        "4 of 4 acked events handled: 2 applied, 1 no-op (duplicate or stale), 1 parked with an alert" in result.summary
+    )
     assert result.offenders == ()
     assert result.explain().startswith("PASSED delivery:")
 
@@ -40,7 +42,7 @@ def test_lost_event_is_named_with_trace_path_and_fault_window():
     assert offender.observed.endswith("never applied")
     assert offender.fault_window == '"down workflow-service->kafka" [12.3s–17.9s]'
     text = result.explain()
-    assert 'e-lost (trace t-e-lost): expected applied once, or parked in the DLQ with an alert' in text
+    assert "e-lost (trace t-e-lost): expected applied once, or parked in the DLQ with an alert" in text
     assert 'fell in fault window "down workflow-service->kafka" [12.3s–17.9s]' in text
 
 

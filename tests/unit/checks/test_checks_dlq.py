@@ -16,7 +16,9 @@ def test_failed_events_parked_with_cause_pass():
     result = check_dlq(story.history)
 
     assert result.ok, result.explain()
-    assert result.summary == "the DLQ holds exactly the 1 failed event (2 entries), each with error, attempts and trace id"
+    assert (
+        result.summary == "the DLQ holds exactly the 1 failed event (2 entries), each with error, attempts and trace id"
+    )
 
 
 def test_entry_without_cause_is_named_with_its_window():

@@ -75,10 +75,17 @@ def test_figures_come_from_a_load_result(tmp_path: Path) -> None:
     files = [RunFiles(run_dir, 0), RunFiles(run_dir, 1)]
     for part, cpu_s in zip(files, (1.5, 4.0)):
         part.events.write_bytes(encode_records([(f"e{part.process}", "t", "k-0", 1, True, 100.0, 5.0, None)] * 3))
-        part.status.write_text(json.dumps({
-            "state": "stopped", "cpu_s": cpu_s, "wall_s": 10.0, "cpu_warning": part.process == 1,
-            "locust": {"requests": 3, "failures": 0},
-        }))
+        part.status.write_text(
+            json.dumps(
+                {
+                    "state": "stopped",
+                    "cpu_s": cpu_s,
+                    "wall_s": 10.0,
+                    "cpu_warning": part.process == 1,
+                    "locust": {"requests": 3, "failures": 0},
+                }
+            )
+        )
     config = LoadConfig(target=Target.kafka("127.0.0.1:1", "documents"), user="kafka", users=2, processes=2)
     result = LoadResult.read(run_dir, files, config)
     assert LoadFigures.from_result(result) == LoadFigures("load-05-kafka-constant", "kafka", 6, 0.4, True)

@@ -67,14 +67,13 @@ def test_duplicating_an_effect_makes_delivery_name_exactly_that_event(model, dat
 @BOUNDED
 @given(models, st.data(), st.floats(0.0, 0.95))
 def test_a_retry_sooner_than_its_backoff_makes_retry_name_exactly_that_event(model, data, fraction):
-    retries = [
-        i for i, o in enumerate(model.observations) if o.kind is Kind.ATTEMPTED and o.detail["attempt"] > 1
-    ]
+    retries = [i for i, o in enumerate(model.observations) if o.kind is Kind.ATTEMPTED and o.detail["attempt"] > 1]
     assume(retries)
     index = data.draw(st.sampled_from(retries))
     retry = model.observations[index]
     failed = next(
-        o for o in model.observations
+        o
+        for o in model.observations
         if o.event_id == retry.event_id and o.kind is Kind.FAILED and o.detail["attempt"] == retry.detail["attempt"] - 1
     )
     allowed = backoff_s(failed.detail["attempt"], BASE_S, FACTOR, CAP_S) - TOLERANCE_S

@@ -26,7 +26,13 @@ def test_phases_follow_the_fault_windows():
     timeline.record_heal(second, at=T0 + 35.0)
     spans = edges(timeline.windows())
     assert [phase_of(T0 + t, spans) for t in (5, 10, 15, 20, 25, 30, 40)] == [
-        "before", "during", "during", "after", "after", "during", "after"
+        "before",
+        "during",
+        "during",
+        "after",
+        "after",
+        "during",
+        "after",
     ]
 
 
@@ -52,7 +58,10 @@ def test_breach_during_the_fault_only_names_the_phase_and_window():
     assert latency.expected == "during faults: p99 ≤ 500ms"
     assert latency.observed == "p99 = 900ms over 50 successful samples"
     assert rate.fault_window == '"down workflow-service->document-service" [10.0s–20.0s]'
-    assert 'expected during faults: p99 ≤ 500ms; observed p99 = 900ms over 50 successful samples; fell in fault window "down' in result.explain()
+    assert (
+        'expected during faults: p99 ≤ 500ms; observed p99 = 900ms over 50 successful samples; fell in fault window "down'
+        in result.explain()
+    )
 
 
 def test_bad_thresholds_are_refused():

@@ -25,7 +25,8 @@ def test_assignment_views() -> None:
 
 def test_snapshot_round_trip(tmp_path: Path) -> None:
     snapshot = Snapshot(
-        taken_at=1.0, completed_at=2.0,
+        taken_at=1.0,
+        completed_at=2.0,
         requests=Position("workflow-service", "documents.requested", {0: 5, 1: None}),
         dlq=Position("redriver", "documents.dlq", {0: None}),
         docs={"k": {"version": "1", "content": "c", "event_id": "e", "trace_id": "t", "applied_at": "1.5"}},
@@ -43,8 +44,12 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
         (json.dumps({"format": "other"}), "not a snapshot"),
         (json.dumps({"format": "chaoskit.backup", "version": 9}), "snapshot format version 9"),
         (json.dumps({"format": "chaoskit.backup", "version": 1, "docs": []}), '"docs" must map each key'),
-        (json.dumps({"format": "chaoskit.backup", "version": 1, "docs": {}, "positions": {"requests": {"group": "g"}}}),
-         "positions.requests: expected {group, topic, offsets"),
+        (
+            json.dumps(
+                {"format": "chaoskit.backup", "version": 1, "docs": {}, "positions": {"requests": {"group": "g"}}}
+            ),
+            "positions.requests: expected {group, topic, offsets",
+        ),
     ],
 )
 def test_bad_snapshot_files_say_what_is_wrong(tmp_path: Path, body: str, message: str) -> None:

@@ -22,20 +22,27 @@ def obs(t: float, event: str, kind: str, where: str, **detail: object) -> Observ
 
 def switch_history() -> History:
     """e1 applied by stable; e2 failed at the canary, dead-lettered, then redriven and applied."""
-    return History([
-        obs(0.0, "e1", "acked", "order-service"),
-        obs(0.1, "e1", "applied", STABLE, key="k1", version=1),
-        obs(1.0, "e2", "acked", "order-service"),
-        obs(1.2, "e2", "failed", CANARY, attempt=1, error="injected failure (FAIL_RATE)"),
-        obs(1.5, "e2", "dead-lettered", CANARY, attempts=1),
-        obs(3.0, "e2", "applied", "redriver", key="k2", version=1),
-    ])
+    return History(
+        [
+            obs(0.0, "e1", "acked", "order-service"),
+            obs(0.1, "e1", "applied", STABLE, key="k1", version=1),
+            obs(1.0, "e2", "acked", "order-service"),
+            obs(1.2, "e2", "failed", CANARY, attempt=1, error="injected failure (FAIL_RATE)"),
+            obs(1.5, "e2", "dead-lettered", CANARY, attempts=1),
+            obs(3.0, "e2", "applied", "redriver", key="k2", version=1),
+        ]
+    )
 
 
 def judge(history: History, assignment: Assignment = ALL_ON_STABLE, rolled_back_at: float = T0 + 5.2, **kw: object):
     return check_rollback(
-        history, bad_instances=[CANARY], rolled_back_at=rolled_back_at, assignment=assignment,
-        stable_members=[STABLE], bound_s=30.0, **kw,  # type: ignore[arg-type]
+        history,
+        bad_instances=[CANARY],
+        rolled_back_at=rolled_back_at,
+        assignment=assignment,
+        stable_members=[STABLE],
+        bound_s=30.0,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -99,19 +106,37 @@ def test_a_crash_has_no_bad_event_so_the_bound_starts_at_bad_since() -> None:
 
 def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ConfigError, match="bound_s=0 is not allowed"):
-        check_rollback(History(), bad_instances=[CANARY], rolled_back_at=T0, assignment=ALL_ON_STABLE,
-                       stable_members=[STABLE], bound_s=0)
+        check_rollback(
+            History(),
+            bad_instances=[CANARY],
+            rolled_back_at=T0,
+            assignment=ALL_ON_STABLE,
+            stable_members=[STABLE],
+            bound_s=0,
+        )
     with pytest.raises(ConfigError, match="needs the names of the rolled-back instances"):
-        check_rollback(History(), bad_instances=[], rolled_back_at=T0, assignment=ALL_ON_STABLE,
-                       stable_members=[STABLE], bound_s=1)
+        check_rollback(
+            History(), bad_instances=[], rolled_back_at=T0, assignment=ALL_ON_STABLE, stable_members=[STABLE], bound_s=1
+        )
 
 
-RECOVERY = {"restored_docs": 40, "requests": {"read": 25, "applied": 10}, "dlq": {"read": 0, "applied": 0}, "took_s": 0.5}
+RECOVERY = {
+    "restored_docs": 40,
+    "requests": {"read": 25, "applied": 10},
+    "dlq": {"read": 0, "applied": 0},
+    "took_s": 0.5,
+}
 
 
 def test_recovery_matches() -> None:
-    verdict = {"ok": True, "matching": [f"k{i}" for i in range(50)], "missing": [], "stale": [], "unexpected": [],
-               "events_read": 60}
+    verdict = {
+        "ok": True,
+        "matching": [f"k{i}" for i in range(50)],
+        "missing": [],
+        "stale": [],
+        "unexpected": [],
+        "events_read": 60,
+    }
     result = check_recovery(verdict, RECOVERY, converged_after_s=1.5)
     assert result.ok
     assert result.summary == (
@@ -123,15 +148,35 @@ def test_recovery_matches() -> None:
 
 def test_recovery_names_missing_stale_and_unexpected_keys() -> None:
     verdict = {
-        "ok": False, "matching": ["a"], "events_read": 4,
+        "ok": False,
+        "matching": ["a"],
+        "events_read": 4,
         "missing": [{"key": "b", "expected_version": 2, "expected_event_ids": ["eb"]}],
-        "stale": [{"key": "c", "expected_version": 3, "expected_event_ids": ["ec"], "actual_version": 1, "actual_event_id": "ec1"}],
-        "unexpected": [{"key": "d", "actual_version": 1, "actual_event_id": "ed", "reason": "no accepted requested event for this key"}],
+        "stale": [
+            {
+                "key": "c",
+                "expected_version": 3,
+                "expected_event_ids": ["ec"],
+                "actual_version": 1,
+                "actual_event_id": "ec1",
+            }
+        ],
+        "unexpected": [
+            {
+                "key": "d",
+                "actual_version": 1,
+                "actual_event_id": "ed",
+                "reason": "no accepted requested event for this key",
+            }
+        ],
     }
     result = check_recovery(verdict, RECOVERY)
     assert not result.ok
     lines = [o.line() for o in result.offenders]
-    assert lines[0] == "eb (trace none): expected doc:b at version 2 (event eb); observed missing after recovery: absent; outside any fault window"
+    assert (
+        lines[0]
+        == "eb (trace none): expected doc:b at version 2 (event eb); observed missing after recovery: absent; outside any fault window"
+    )
     assert "observed an older version after recovery: version 1 by ec1" in lines[1]
     assert "expected no doc:d; observed no accepted requested event for this key: version 1 by ed" in lines[2]
 

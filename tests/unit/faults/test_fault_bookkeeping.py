@@ -128,26 +128,23 @@ def test_a_failed_heal_step_does_not_stop_the_others_and_is_retried(state, timel
 
 def test_an_exception_in_the_block_still_heals_and_keeps_its_own_type(state):
     fault = Steps(state)
-    with pytest.raises(ValueError, match="in the block"):
-        with fault:
-            raise ValueError("in the block")
+    with pytest.raises(ValueError, match="in the block"), fault:
+        raise ValueError("in the block")
     assert not fault.active and fault.log[-1] == ("undo", "a")
 
 
 def test_a_heal_failure_after_an_exception_is_a_note_on_that_exception(state):
     fault = Steps(state)
-    with pytest.raises(ValueError) as info:
-        with fault:
-            fault.broken_undo = {"a"}
-            raise ValueError("in the block")
+    with pytest.raises(ValueError) as info, fault:
+        fault.broken_undo = {"a"}
+        raise ValueError("in the block")
     assert any("undo a failed" in note for note in info.value.__notes__)
 
 
 def test_injecting_an_active_fault_again_is_refused(state):
     fault = Steps(state)
-    with fault:
-        with pytest.raises(ChaoskitError, match="already injected"):
-            fault.inject()
+    with fault, pytest.raises(ChaoskitError, match="already injected"):
+        fault.inject()
 
 
 def test_process_faults_on_one_component_cannot_overlap(state):
@@ -189,17 +186,15 @@ def test_ctrl_c_during_an_inject_waits_until_the_inject_is_complete(state):
 
 def test_ctrl_c_while_entering_a_block_heals_the_fault(state):
     fault = Steps(state, steps=("a", "b"), on_step=lambda step: step == "a" and signal.raise_signal(signal.SIGINT))
-    with pytest.raises(KeyboardInterrupt):
-        with fault:
-            pytest.fail("the block must not run")
+    with pytest.raises(KeyboardInterrupt), fault:
+        pytest.fail("the block must not run")
     assert not fault.active and fault.log[-2:] == [("undo", "b"), ("undo", "a")]
 
 
 def test_ctrl_c_in_the_block_heals(state):
     fault = Steps(state)
-    with pytest.raises(KeyboardInterrupt):
-        with fault:
-            signal.raise_signal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), fault:
+        signal.raise_signal(signal.SIGINT)
     assert not fault.active and fault.log[-2:] == [("undo", "b"), ("undo", "a")]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 

@@ -50,7 +50,10 @@ def test_negative_latency_names_the_call_the_field_and_the_bound(faults):
         (lambda f: f.timeout("producer", "redis", ms=-1), ["timeout(ms=-1)", ">= 0"]),
         (lambda f: f.reset_peer("producer", "redis", ms=-1), ["reset_peer(ms=-1)"]),
         (lambda f: f.slicer("producer", "redis", average_size=0), ["slicer(average_size=0)", ">= 1"]),
-        (lambda f: f.slicer("producer", "redis", 10, size_variation=10), ["slicer(size_variation=10)", "smaller than average_size"]),
+        (
+            lambda f: f.slicer("producer", "redis", 10, size_variation=10),
+            ["slicer(size_variation=10)", "smaller than average_size"],
+        ),
         (lambda f: f.slicer("producer", "redis", 10, delay_us=-3), ["slicer(delay_us=-3)"]),
         (lambda f: f.limit_data("producer", "redis", bytes=-1), ["limit_data(bytes=-1)"]),
         (lambda f: f.slow_close("producer", "redis", ms=-1), ["slow_close(ms=-1)"]),
@@ -64,19 +67,25 @@ def test_bad_numbers(faults, call, needles):
 def test_toxicity_outside_0_to_1(faults, value):
     refused(
         lambda: faults.latency("producer", "redis", ms=10, toxicity=value),
-        f"latency(toxicity={value!r})", "between 0 and 1",
+        f"latency(toxicity={value!r})",
+        "between 0 and 1",
     )
 
 
 def test_unknown_direction_lists_the_directions(faults):
     refused(
         lambda: faults.bandwidth("producer", "kafka", kbps=10, direction="sideways"),
-        "bandwidth(direction='sideways')", "'downstream'", "'upstream'", "'both'",
+        "bandwidth(direction='sideways')",
+        "'downstream'",
+        "'upstream'",
+        "'both'",
     )
 
 
 def test_a_link_not_in_the_topology_lists_the_links(faults):
-    message = refused(lambda: faults.latency("consumer", "redis", ms=10), "no proxied link consumer->redis", "the links are")
+    message = refused(
+        lambda: faults.latency("consumer", "redis", ms=10), "no proxied link consumer->redis", "the links are"
+    )
     for link in ("producer->kafka", "consumer->kafka", "producer->redis"):
         assert link in message
 
@@ -129,7 +138,10 @@ def test_broker_loss_modes_and_data(faults):
 
 def test_defaults_per_kind_are_filled_into_params(faults):
     assert dict(faults.latency("producer", "kafka", ms=800, jitter=200).params) == {
-        "ms": 800, "jitter": 200, "direction": "downstream", "toxicity": 1.0,
+        "ms": 800,
+        "jitter": 200,
+        "direction": "downstream",
+        "toxicity": 1.0,
     }
     assert faults.bandwidth("producer", "kafka", kbps=64).params["direction"] == "both"
     assert faults.timeout("producer", "kafka").params == {"ms": 0, "direction": "both", "toxicity": 1.0}
@@ -165,12 +177,18 @@ def test_every_fault_prints_as_the_call_that_builds_it_again(faults):
     for fault in built:
         again = eval(fault.code, {"faults": faults})
         assert (again.name, again.target, dict(again.params)) == (fault.name, fault.target, dict(fault.params))
-    assert built[0].code == "faults.latency('producer', 'kafka', ms=800, jitter=200, direction='downstream', toxicity=1.0)"
+    assert (
+        built[0].code == "faults.latency('producer', 'kafka', ms=800, jitter=200, direction='downstream', toxicity=1.0)"
+    )
 
 
 def test_a_schedule_prints_as_code_that_replays_it(faults):
     schedule = faults.schedule([(0.5, faults.down("producer", "redis"), 2.0), (1, faults.kill("kafka"), 3)])
-    assert schedule.code == "[\n    (0.5, faults.down('producer', 'redis'), 2.0),\n    (1.0, faults.kill('kafka'), 3.0),\n]"
+    assert (
+        schedule.code
+        == "[\n    (0.5, faults.down('producer', 'redis'), 2.0),\n    (1.0, faults.kill('kafka'), 3.0),\n]"
+    )
     assert [step.fault.code for step in faults.schedule(eval(schedule.code, {"faults": faults})).steps] == [
-        "faults.down('producer', 'redis')", "faults.kill('kafka')",
+        "faults.down('producer', 'redis')",
+        "faults.kill('kafka')",
     ]

@@ -70,26 +70,32 @@ def test_steps_must_be_triples_of_faults_from_this_entry(faults):
 
 def test_the_same_fault_twice_at_once_is_refused_but_back_to_back_is_fine(faults):
     fault = faults.latency("producer", "redis", ms=10)
-    refused(faults, [(0, fault, 5), (4, fault, 1)], "schedule[0]", "schedule[1]", "same fault object", "build two faults")
+    refused(
+        faults, [(0, fault, 5), (4, fault, 1)], "schedule[0]", "schedule[1]", "same fault object", "build two faults"
+    )
     faults.schedule([(0, fault, 5), (5, fault, 1)])
 
 
 def test_process_faults_on_one_component_cannot_overlap(faults):
     refused(
-        faults, [(0, faults.kill("kafka"), 5), (3, faults.broker_loss(mode="pause"), 5)],
-        "overlap on kafka", "process faults on one component",
+        faults,
+        [(0, faults.kill("kafka"), 5), (3, faults.broker_loss(mode="pause"), 5)],
+        "overlap on kafka",
+        "process faults on one component",
     )
     faults.schedule([(0, faults.kill("kafka"), 5), (5, faults.broker_loss(mode="pause"), 5)])
     faults.schedule([(0, faults.kill("kafka"), 5), (1, faults.broker_loss(mode="cut"), 5)])
 
 
 def test_network_faults_on_one_link_may_overlap(faults):
-    faults.schedule([
-        (0, faults.down("producer", "kafka"), 5),
-        (1, faults.partition([("producer", "kafka"), ("consumer", "kafka")]), 5),
-        (2, faults.latency("producer", "kafka", ms=100), 1),
-        (2, faults.latency("producer", "kafka", ms=100), 1),
-    ])
+    faults.schedule(
+        [
+            (0, faults.down("producer", "kafka"), 5),
+            (1, faults.partition([("producer", "kafka"), ("consumer", "kafka")]), 5),
+            (2, faults.latency("producer", "kafka", ms=100), 1),
+            (2, faults.latency("producer", "kafka", ms=100), 1),
+        ]
+    )
 
 
 # -- ordering --------------------------------------------------------------------------------
@@ -159,7 +165,11 @@ def test_heal_all_stops_a_running_schedule(faults):
 
 def test_a_failing_inject_cancels_the_rest_and_is_raised_at_the_end(faults):
     log: list = []
-    steps = [(0, Mark(faults, "ok", log), 0.5), (0.1, Mark(faults, "bad", log, fails=True), 1), (0.2, Mark(faults, "never", log), 1)]
+    steps = [
+        (0, Mark(faults, "ok", log), 0.5),
+        (0.1, Mark(faults, "bad", log, fails=True), 1),
+        (0.2, Mark(faults, "never", log), 1),
+    ]
     with pytest.raises(ScheduleError, match="bad cannot be injected"):
         faults.run_schedule(steps)
     assert log == [("inject", "ok"), ("heal", "ok")]
@@ -168,8 +178,7 @@ def test_a_failing_inject_cancels_the_rest_and_is_raised_at_the_end(faults):
 
 def test_an_exception_in_the_block_heals_and_propagates(faults):
     log: list = []
-    with pytest.raises(ValueError):
-        with faults.schedule([(0, Mark(faults, "x", log), 60)]) as schedule:
-            wait_for(lambda: schedule.fired, 10, "the first step")
-            raise ValueError("experiment failed")
+    with pytest.raises(ValueError), faults.schedule([(0, Mark(faults, "x", log), 60)]) as schedule:
+        wait_for(lambda: schedule.fired, 10, "the first step")
+        raise ValueError("experiment failed")
     assert ("heal", "x") in log and faults.active == []

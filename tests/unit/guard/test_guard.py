@@ -10,13 +10,16 @@ from chaoskit.guard import ensure_loopback, ensure_own_endpoint, is_loopback, sp
 OWN = {"127.0.0.1:21001", "127.0.0.1:21002"}
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1:9092", "localhost:80", "http://127.0.0.1:8080/x", "[::1]:6379", "127.3.4.5:1"])
+@pytest.mark.parametrize(
+    "address", ["127.0.0.1:9092", "localhost:80", "http://127.0.0.1:8080/x", "[::1]:6379", "127.3.4.5:1"]
+)
 def test_loopback_is_allowed(address):
     ensure_loopback(address, "load")
 
 
 @pytest.mark.parametrize(
-    "address", ["10.0.0.5:9092", "kafka.prod.internal:9092", "http://example.com/documents", "0.0.0.0:80", "[2001:db8::1]:80"]
+    "address",
+    ["10.0.0.5:9092", "kafka.prod.internal:9092", "http://example.com/documents", "0.0.0.0:80", "[2001:db8::1]:80"],
 )
 def test_anything_else_is_refused_with_an_explanation(address):
     with pytest.raises(BlastRadiusError, match="not on loopback.*chaoskit status"):

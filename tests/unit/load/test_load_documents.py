@@ -49,7 +49,11 @@ def test_kafka_and_http_encodings_follow_the_reference_format() -> None:
     assert headers == {"event_id": doc.event_id, "trace_id": doc.trace_id, "produced_at": "1700000000.25"}
     assert abs(float(dict(doc.kafka_headers())["produced_at"]) - time.time()) < 60
     assert doc.http_body() == {
-        "key": "p-0", "content": "xx", "version": 1, "event_id": doc.event_id, "trace_id": doc.trace_id,
+        "key": "p-0",
+        "content": "xx",
+        "version": 1,
+        "event_id": doc.event_id,
+        "trace_id": doc.trace_id,
     }
     assert doc.context() == {"event_id": doc.event_id, "trace_id": doc.trace_id, "key": "p-0", "version": 1}
 

@@ -37,16 +37,18 @@ def test_summarize_counts_failures_and_includes_their_latency() -> None:
 
 def test_one_window_partitions_every_request_by_its_span() -> None:
     records = [
-        rec(1, 100.0),                      # before: ends 100.01 < 110
-        rec(2, 109.5, latency_ms=1000),     # started before, hung into the window: during
-        rec(3, 112.0, 3000, ok=False),      # during
-        rec(4, 119.9, 500),                 # starts during, ends after: during
-        rec(5, 120.5),                      # after
-        rec(6, 125.0),                      # after
+        rec(1, 100.0),  # before: ends 100.01 < 110
+        rec(2, 109.5, latency_ms=1000),  # started before, hung into the window: during
+        rec(3, 112.0, 3000, ok=False),  # during
+        rec(4, 119.9, 500),  # starts during, ends after: during
+        rec(5, 120.5),  # after
+        rec(6, 125.0),  # after
     ]
     stats = phases(records, [("kafka paused", 110.0, 120.0)], run_start=100.0, run_end=130.0)
     assert [(p.window, p.phase) for p in stats] == [
-        ("kafka paused", "before"), ("kafka paused", "during"), ("kafka paused", "after"),
+        ("kafka paused", "before"),
+        ("kafka paused", "during"),
+        ("kafka paused", "after"),
     ]
     got = by_phase(stats, "kafka paused")
     assert (got["before"].requests, got["during"].requests, got["after"].requests) == (1, 3, 2)
@@ -104,7 +106,10 @@ def test_windows_recorded_by_the_fault_timeline_are_accepted_as_they_are() -> No
     timeline.record_inject("down document-service", "document-service", {}, at=25.0)
     stats = phases([rec(1, 5.0), rec(2, 15.0), rec(3, 22.0), rec(4, 27.0)], timeline.windows(), 0.0, 30.0)
     assert [(p.window, p.phase, p.requests) for p in stats] == [
-        ("pause kafka", "before", 1), ("pause kafka", "during", 1), ("pause kafka", "after", 1),
-        ("down document-service", "before", 1), ("down document-service", "during", 1),
+        ("pause kafka", "before", 1),
+        ("pause kafka", "during", 1),
+        ("pause kafka", "after", 1),
+        ("down document-service", "before", 1),
+        ("down document-service", "during", 1),
         ("down document-service", "after", 0),
     ]

@@ -43,10 +43,17 @@ def test_result_of_a_finished_run(tmp_path: Path) -> None:
         RequestRecord("e3", "t3", "k-1", 1, True, 102.0, 7.0),
     ]
     files.events.write_bytes(encode_records([tuple(r) for r in records[:2]]) + encode_records([tuple(records[2])]))
-    files.status.write_text(json.dumps({
-        "state": "stopped", "started_at": 99.5, "ended_at": 103.0, "reason": "duration",
-        "locust": {"requests": 3, "failures": 1},
-    }))
+    files.status.write_text(
+        json.dumps(
+            {
+                "state": "stopped",
+                "started_at": 99.5,
+                "ended_at": 103.0,
+                "reason": "duration",
+                "locust": {"requests": 3, "failures": 1},
+            }
+        )
+    )
     result = LoadResult.read(tmp_path, [files], LoadConfig(target=Target.http("http://127.0.0.1:1")))
     assert result.complete and result.stop_reason == "duration"
     assert result.records == records
@@ -69,8 +76,9 @@ def test_result_of_a_killed_driver_is_marked_incomplete(tmp_path: Path) -> None:
 
 
 def _second(time: float, requests: int, users: int) -> SecondStats:
-    return SecondStats(time=time, requests=requests, failures=0, rps=float(requests), p50=None, p95=None, p99=None,
-                       users=users)
+    return SecondStats(
+        time=time, requests=requests, failures=0, rps=float(requests), p50=None, p95=None, p99=None, users=users
+    )
 
 
 def test_seconds_of_several_processes_add_up_with_percentiles_over_all_their_records() -> None:
@@ -89,10 +97,19 @@ def test_a_run_in_two_processes_reads_as_one(tmp_path: Path) -> None:
     for n, part in enumerate(parts):
         part.events.write_bytes(encode_records([(f"e{n}", "t", f"k-{n}", 1, True, 100.0 + n, 5.0, None)]))
         part.stats.write_text(_second(101.0 + n, 1, 1).to_line() + "\n")
-        part.status.write_text(json.dumps({
-            "state": "stopped", "started_at": 99.0 + n, "ended_at": 103.0 + n, "reason": "duration",
-            "locust": {"requests": 1, "failures": 0}, "cpu_s": 1.0 + n, "wall_s": 4.0,
-        }))
+        part.status.write_text(
+            json.dumps(
+                {
+                    "state": "stopped",
+                    "started_at": 99.0 + n,
+                    "ended_at": 103.0 + n,
+                    "reason": "duration",
+                    "locust": {"requests": 1, "failures": 0},
+                    "cpu_s": 1.0 + n,
+                    "wall_s": 4.0,
+                }
+            )
+        )
     result = LoadResult.read(tmp_path, parts, LoadConfig(target=Target.http("http://127.0.0.1:1"), processes=2))
     assert [r.event_id for r in result.records] == ["e0", "e1"]
     assert (result.started_at, result.ended_at, result.complete) == (99.0, 104.0, True)

@@ -53,7 +53,8 @@ def test_unknown_shape_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("total", "parts", "shares"), [(7, 3, [3, 2, 2]), (2, 4, [1, 1, 0, 0]), (0, 2, [0, 0]), (9, 1, [9])],
+    ("total", "parts", "shares"),
+    [(7, 3, [3, 2, 2]), (2, 4, [1, 1, 0, 0]), (0, 2, [0, 0]), (9, 1, [9])],
 )
 def test_split_gives_shares_that_add_up_and_differ_by_at_most_one(total: int, parts: int, shares: list[int]) -> None:
     assert split(total, parts) == shares

@@ -44,7 +44,10 @@ def test_indexes_per_event_trace_and_key():
     assert history.for_event("nope") == []
     assert [o.kind for o in history.for_trace("t2")] == [Kind.ACKED]  # the DLQ entry lost its trace
     assert [(o.event_id, o.kind) for o in history.for_key("k1")] == [
-        ("e1", Kind.ACKED), ("e1", Kind.CONSUMED), ("e1", Kind.APPLIED), ("e3", Kind.ALERTED)
+        ("e1", Kind.ACKED),
+        ("e1", Kind.CONSUMED),
+        ("e1", Kind.APPLIED),
+        ("e3", Kind.ALERTED),
     ]
     assert history.key_of("e2") == "k2" and history.key_of("nope") is None
     assert set(history.for_events(["e2", "nope"])) == {"e2", "nope"}
@@ -153,4 +156,4 @@ def test_a_corrupt_column_is_reported_with_its_line_when_read(tmp_path):
 
     history = History.load(path)  # the structure is fine
     with pytest.raises(HistoryFormatError, match=f"line {header + 3}: refers to a symbol not defined"):
-        history.select(Kind.ALERTED).event
+        _ = history.select(Kind.ALERTED).event

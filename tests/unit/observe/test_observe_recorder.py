@@ -17,7 +17,9 @@ def test_the_same_fact_from_both_witnesses_counts_once_kafka_first():
     logs = [seen("e1", Kind.ALERTED, "redriver", 1.1), seen("e1", Kind.FAILED, "redriver")]
     merged, dropped = reconcile(kafka, logs)
     assert {(o.kind, o.where) for o in merged} == {
-        (Kind.ACKED, "documents.requested"), (Kind.FAILED, "redriver"), (Kind.ALERTED, "ops.alerts")
+        (Kind.ACKED, "documents.requested"),
+        (Kind.FAILED, "redriver"),
+        (Kind.ALERTED, "ops.alerts"),
     }
     assert dropped == 1
 

@@ -60,5 +60,7 @@ def test_json_round_trip_keeps_windows_ids_and_origin():
     assert copy.origin == T
     open_id = copy.windows()[-1].id
     copy.record_heal(open_id, at=T + 50.0)
-    assert copy.windows()[-1] == FaultWindow(open_id, "kill redriver", "redriver", {"signal": "KILL"}, T + 40.0, T + 50.0)
+    assert copy.windows()[-1] == FaultWindow(
+        open_id, "kill redriver", "redriver", {"signal": "KILL"}, T + 40.0, T + 50.0
+    )
     assert copy.record_inject("next", "x", {}) == 3

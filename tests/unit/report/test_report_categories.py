@@ -9,47 +9,109 @@ from pathlib import Path
 import pytest
 
 from chaoskit.checks.load import LoadFigures, check_load
-from chaoskit.report.categories import CATEGORIES, CHECK_NAMES, INFRASTRUCTURE, RESILIENCE, categorize, matches
-from chaoskit.report.categories import write_categories
+from chaoskit.report.categories import (
+    CATEGORIES,
+    CHECK_NAMES,
+    INFRASTRUCTURE,
+    RESILIENCE,
+    categorize,
+    matches,
+    write_categories,
+)
 
 
 @pytest.mark.parametrize(
     ("status", "message", "category"),
     [
-        ("failed", "AssertionError: delivery: 3 of 1000 events lost (e-17, e-18, e-90)", "Resilience failure: delivery"),
-        ("failed", "AssertionError: dlq: 2 failed events never reached the DLQ\nassert False", "Resilience failure: dlq"),
-        ("failed", "AssertionError: retry: attempt 3 came 0.4 s after attempt 2; expected >= 2.0 s",
-         "Resilience failure: retry"),
+        (
+            "failed",
+            "AssertionError: delivery: 3 of 1000 events lost (e-17, e-18, e-90)",
+            "Resilience failure: delivery",
+        ),
+        (
+            "failed",
+            "AssertionError: dlq: 2 failed events never reached the DLQ\nassert False",
+            "Resilience failure: dlq",
+        ),
+        (
+            "failed",
+            "AssertionError: retry: attempt 3 came 0.4 s after attempt 2; expected >= 2.0 s",
+            "Resilience failure: retry",
+        ),
         ("failed", "AssertionError: consistency: 12 of 500 keys differ after 30 s", "Resilience failure: consistency"),
         ("failed", "AssertionError: ordering: key k7 applied v3 before v2", "Resilience failure: ordering"),
         ("failed", "Failed: slo: p95 812 ms > 500 ms in phase fault", "Resilience failure: slo"),
         ("failed", "chaoskit.checks.result.CheckFailed: delivery: 1 event lost", "Resilience failure: delivery"),
-        ("failed", "AssertionError: FAILED dlq: 1 of 40 failed events not parked: e-7\n"
-                   "  - e-7 (trace t-7): expected dead-lettered; observed failed; fell in fault window \"down\"",
-         "Resilience failure: dlq"),
-        ("failed", "hypothesis.errors.FlakyFailure: Hypothesis found 2 distinct failures\n"
-                   "AssertionError: consistency: 3 keys differ", "Resilience failure: consistency"),
-        ("failed", "AssertionError: steady state 'orders flow' did not hold within 30 s after the faults healed",
-         "Resilience failure: steady state not restored"),
+        (
+            "failed",
+            "AssertionError: FAILED dlq: 1 of 40 failed events not parked: e-7\n"
+            '  - e-7 (trace t-7): expected dead-lettered; observed failed; fell in fault window "down"',
+            "Resilience failure: dlq",
+        ),
+        (
+            "failed",
+            "hypothesis.errors.FlakyFailure: Hypothesis found 2 distinct failures\n"
+            "AssertionError: consistency: 3 keys differ",
+            "Resilience failure: consistency",
+        ),
+        (
+            "failed",
+            "AssertionError: steady state 'orders flow' did not hold within 30 s after the faults healed",
+            "Resilience failure: steady state not restored",
+        ),
         ("failed", "AssertionError: assert 3 == 4", "Resilience failure: other assertion"),
-        ("failed", "\x1b[31mAssertionError: delivery: colour codes are stripped\x1b[0m", "Resilience failure: delivery"),
-        ("broken", "chaoskit.errors.ComponentStartError: kafka failed to start: not healthy within 60 s\n"
-                   "--- last lines of the kafka log ---\nERROR x", "Infrastructure failure: a component did not start"),
-        ("broken", "chaoskit.errors.MissingToolError: java is not on PATH", "Infrastructure failure: a required tool is missing"),
-        ("broken", "chaoskit.faults.toxiproxy.ToxiproxyError: POST /proxies returned 500",
-         "Infrastructure failure: a fault could not be injected or healed"),
-        ("broken", "chaoskit.faults.fault.HealError: 1 heal step(s) failed, every other step was done: ...",
-         "Infrastructure failure: a fault could not be injected or healed"),
-        ("broken", "chaoskit.load.runner.LoadRunError: the load process died", "Infrastructure failure: the load generator failed"),
-        ("broken", "chaoskit.errors.ExperimentTimeout: test_x ran past its budget of 120 s",
-         "Interrupted: no verdict (Ctrl-C, SIGTERM or the time budget stopped it)"),
-        ("broken", "chaoskit.errors.ExperimentInterrupted: test_x was interrupted by SIGTERM (a cancelled job) "
-                   "before it reached a verdict; its faults were healed (HealError none)",
-         "Interrupted: no verdict (Ctrl-C, SIGTERM or the time budget stopped it)"),
-        ("broken", "chaoskit.errors.ConfigError: latency(ms=-5): ms must be >= 0",
-         "Experiment error: input rejected (a typo, an unknown fault, link or parameter)"),
-        ("broken", "chaoskit.faults.params.TargetError: partition('x', 'y'): unknown component",
-         "Experiment error: input rejected (a typo, an unknown fault, link or parameter)"),
+        (
+            "failed",
+            "\x1b[31mAssertionError: delivery: colour codes are stripped\x1b[0m",
+            "Resilience failure: delivery",
+        ),
+        (
+            "broken",
+            "chaoskit.errors.ComponentStartError: kafka failed to start: not healthy within 60 s\n"
+            "--- last lines of the kafka log ---\nERROR x",
+            "Infrastructure failure: a component did not start",
+        ),
+        (
+            "broken",
+            "chaoskit.errors.MissingToolError: java is not on PATH",
+            "Infrastructure failure: a required tool is missing",
+        ),
+        (
+            "broken",
+            "chaoskit.faults.toxiproxy.ToxiproxyError: POST /proxies returned 500",
+            "Infrastructure failure: a fault could not be injected or healed",
+        ),
+        (
+            "broken",
+            "chaoskit.faults.fault.HealError: 1 heal step(s) failed, every other step was done: ...",
+            "Infrastructure failure: a fault could not be injected or healed",
+        ),
+        (
+            "broken",
+            "chaoskit.load.runner.LoadRunError: the load process died",
+            "Infrastructure failure: the load generator failed",
+        ),
+        (
+            "broken",
+            "chaoskit.errors.ExperimentTimeout: test_x ran past its budget of 120 s",
+            "Interrupted: no verdict (Ctrl-C, SIGTERM or the time budget stopped it)",
+        ),
+        (
+            "broken",
+            "chaoskit.errors.ExperimentInterrupted: test_x was interrupted by SIGTERM (a cancelled job) "
+            "before it reached a verdict; its faults were healed (HealError none)",
+            "Interrupted: no verdict (Ctrl-C, SIGTERM or the time budget stopped it)",
+        ),
+        (
+            "broken",
+            "chaoskit.errors.ConfigError: latency(ms=-5): ms must be >= 0",
+            "Experiment error: input rejected (a typo, an unknown fault, link or parameter)",
+        ),
+        (
+            "broken",
+            "chaoskit.faults.params.TargetError: partition('x', 'y'): unknown component",
+            "Experiment error: input rejected (a typo, an unknown fault, link or parameter)",
+        ),
         ("broken", "KeyError: 'offset'", "Experiment error (a bug in the experiment or chaoskit)"),
     ],
 )
@@ -111,4 +173,7 @@ def test_categories_file_is_what_allure_reads(tmp_path: Path) -> None:
     interrupted = written[0]
     assert interrupted["matchedStatuses"] == ["broken"] and "ExperimentInterrupted" in interrupted["messageRegex"]
     catch_all = written[-1]
-    assert catch_all == {"name": "Experiment error (a bug in the experiment or chaoskit)", "matchedStatuses": ["broken"]}
+    assert catch_all == {
+        "name": "Experiment error (a bug in the experiment or chaoskit)",
+        "matchedStatuses": ["broken"],
+    }

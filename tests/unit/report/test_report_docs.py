@@ -42,7 +42,9 @@ def test_python_blocks_compile_and_their_imports_resolve(where: str, info: str, 
 
 
 @pytest.mark.parametrize(
-    ("where", "code"), [(w, c) for w, i, c in BLOCKS if i == "runnable"], ids=[w for w, i, _ in BLOCKS if i == "runnable"]
+    ("where", "code"),
+    [(w, c) for w, i, c in BLOCKS if i == "runnable"],
+    ids=[w for w, i, _ in BLOCKS if i == "runnable"],
 )
 def test_runnable_blocks_run(where: str, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
@@ -68,10 +70,14 @@ def test_nightly_workflow_runs_the_suite_and_fails_on_the_gate() -> None:
     assert runs["Experiments"]["run"] == "scripts/experiments.sh"
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
     assert upload["if"] == "always()" and upload["with"]["path"] == "reports/"
-    assert "reports/gate.md >> \"$GITHUB_STEP_SUMMARY\"" in runs["Gate summary"]["run"]
+    assert 'reports/gate.md >> "$GITHUB_STEP_SUMMARY"' in runs["Gate summary"]["run"]
     assert "chaoskit gate" in runs["Release gate"]["run"] and "exit_code=$?" in runs["Release gate"]["run"]
     verdict = steps[-1]
-    assert verdict["if"] == "always()" and "steps.gate.outputs.exit_code" in verdict["run"] and 'exit "$code"' in verdict["run"]
+    assert (
+        verdict["if"] == "always()"
+        and "steps.gate.outputs.exit_code" in verdict["run"]
+        and 'exit "$code"' in verdict["run"]
+    )
 
 
 _DOCUMENTED_CALL = re.compile(r"`(?P<name>\w+)\((?P<params>[^`]*)\)`")
@@ -112,6 +118,8 @@ def test_documented_signatures_match_the_code(doc: str, module: str) -> None:
         if target is None or not callable(target):
             continue
         real = [p for p in inspect.signature(target).parameters if p != "self"]
-        assert all(p in real for p in params), f"{doc}: {name}({', '.join(params)}) but the code has {name}({', '.join(real)})"
+        assert all(p in real for p in params), (
+            f"{doc}: {name}({', '.join(params)}) but the code has {name}({', '.join(real)})"
+        )
         checked += 1
     assert checked >= 8

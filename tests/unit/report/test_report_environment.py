@@ -49,16 +49,25 @@ def test_properties_are_escaped() -> None:
 
 
 GITHUB = {
-    "CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "987654", "GITHUB_RUN_NUMBER": "42",
-    "GITHUB_RUN_ATTEMPT": "1", "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/orders",
+    "CI": "true",
+    "GITHUB_ACTIONS": "true",
+    "GITHUB_RUN_ID": "987654",
+    "GITHUB_RUN_NUMBER": "42",
+    "GITHUB_RUN_ATTEMPT": "1",
+    "GITHUB_SERVER_URL": "https://github.com",
+    "GITHUB_REPOSITORY": "acme/orders",
     "GITHUB_WORKFLOW": "nightly chaos",
 }
 
 
 def test_executor_for_github_actions() -> None:
     assert executor(GITHUB) == {
-        "name": "GitHub Actions", "type": "github", "buildName": "nightly chaos #42",
-        "buildUrl": "https://github.com/acme/orders/actions/runs/987654", "reportName": "chaoskit", "buildOrder": 42,
+        "name": "GitHub Actions",
+        "type": "github",
+        "buildName": "nightly chaos #42",
+        "buildUrl": "https://github.com/acme/orders/actions/runs/987654",
+        "reportName": "chaoskit",
+        "buildOrder": 42,
     }
     again = executor({**GITHUB, "GITHUB_RUN_ATTEMPT": "2", "CHAOSKIT_REPORT_URL": "https://acme.github.io/orders/42"})
     assert again is not None

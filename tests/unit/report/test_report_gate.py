@@ -12,8 +12,16 @@ import pytest
 
 from chaoskit.checks.load import LoadFigures, check_load
 from chaoskit.report import cli as report_cli
-from chaoskit.report.gate import ENVIRONMENT_FAILURE, EXPERIMENT_ERROR_VERDICT, HOLD, INTERRUPTED_RUN, PASS, decide
-from chaoskit.report.gate import run_gate, summary_table
+from chaoskit.report.gate import (
+    ENVIRONMENT_FAILURE,
+    EXPERIMENT_ERROR_VERDICT,
+    HOLD,
+    INTERRUPTED_RUN,
+    PASS,
+    decide,
+    run_gate,
+    summary_table,
+)
 from chaoskit.report.policy import GatePolicy
 from chaoskit.report.run_file import RunFile
 
@@ -83,8 +91,12 @@ def test_a_failed_required_check_holds_the_release(tmp_path: Path) -> None:
     results = write(
         tmp_path / "r",
         result("test_baseline_throughput"),
-        result("test_broker_loss", "failed", "critical",
-               "AssertionError: delivery: 3 of 1000 events lost (ids e-17, e-18, e-90) during broker_loss kafka"),
+        result(
+            "test_broker_loss",
+            "failed",
+            "critical",
+            "AssertionError: delivery: 3 of 1000 events lost (ids e-17, e-18, e-90) during broker_loss kafka",
+        ),
     )
     decision = run_gate(results, POLICY, tmp_path / "out")
     assert (decision.verdict, decision.exit_code) == (HOLD, 1)
@@ -105,16 +117,24 @@ def test_an_environment_that_could_not_start_is_its_own_verdict(tmp_path: Path) 
     decision = run_gate(results, POLICY, tmp_path / "out")
     assert (decision.verdict, decision.exit_code) == (ENVIRONMENT_FAILURE, 3)
     assert all(e.kind == "infrastructure" for e in decision.experiments)
-    assert decision.reasons[0].startswith("environment: test_baseline_throughput could not run: "
-                                          "chaoskit.errors.ComponentStartError: kafka failed to start")
+    assert decision.reasons[0].startswith(
+        "environment: test_baseline_throughput could not run: "
+        "chaoskit.errors.ComponentStartError: kafka failed to start"
+    )
     assert json.loads((tmp_path / "out" / "gate.json").read_text())["verdict"] == "environment-failure"
     assert "ENVIRONMENT FAILURE" in (tmp_path / "out" / "gate.md").read_text()
 
 
 def test_a_missing_tool_is_an_environment_failure_too(tmp_path: Path) -> None:
-    results = write(tmp_path / "r", result(
-        "test_baseline_throughput", "broken", "critical",
-        "chaoskit.errors.MissingToolError: java is not on PATH; chaoskit needs it"))
+    results = write(
+        tmp_path / "r",
+        result(
+            "test_baseline_throughput",
+            "broken",
+            "critical",
+            "chaoskit.errors.MissingToolError: java is not on PATH; chaoskit needs it",
+        ),
+    )
     assert decide(results, POLICY).verdict == ENVIRONMENT_FAILURE
 
 
@@ -164,9 +184,11 @@ def test_required_experiments_that_did_not_run_or_were_skipped_hold(tmp_path: Pa
 
 
 def test_optional_failures_count_against_max_failed(tmp_path: Path) -> None:
-    items = [result("test_baseline_throughput"),
-             result("test_slow_a", "failed", "minor", "AssertionError: slo: p95 812 ms > 500 ms"),
-             result("test_slow_b", "failed", "minor", "AssertionError: retry: backoff too short")]
+    items = [
+        result("test_baseline_throughput"),
+        result("test_slow_a", "failed", "minor", "AssertionError: slo: p95 812 ms > 500 ms"),
+        result("test_slow_b", "failed", "minor", "AssertionError: retry: backoff too short"),
+    ]
     results = write(tmp_path / "r", *items)
     assert decide(results, POLICY).verdict == HOLD
     relaxed = GatePolicy(required_severities=("blocker", "critical"), required=("test_baseline*",), max_failed=2)
@@ -200,12 +222,17 @@ def test_an_unreadable_result_file_is_never_a_pass(tmp_path: Path) -> None:
 
 
 def test_the_cli_prints_the_table_and_returns_the_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    results = write(tmp_path / "r", result("test_broker_loss", "failed", "critical", "AssertionError: ordering: key k1 out of order"))
+    results = write(
+        tmp_path / "r",
+        result("test_broker_loss", "failed", "critical", "AssertionError: ordering: key k1 out of order"),
+    )
     policy = tmp_path / "gate.toml"
     policy.write_text('required_severities = ["critical"]\n')
     parser = argparse.ArgumentParser(prog="chaoskit")
     report_cli.add_cli(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["gate", "--results", str(results), "--policy", str(policy), "--out", str(tmp_path / "out")])
+    args = parser.parse_args(
+        ["gate", "--results", str(results), "--policy", str(policy), "--out", str(tmp_path / "out")]
+    )
     assert report_cli.handle(args) == 1
     out = capsys.readouterr().out
     assert "failed  critical  yes       test_broker_loss" in out
@@ -219,7 +246,9 @@ INTERRUPTED = (
 )
 
 
-def run_file(results: Path, state: str, experiments: list[str], not_run: tuple[str, ...] = (), reason: str = "") -> None:
+def run_file(
+    results: Path, state: str, experiments: list[str], not_run: tuple[str, ...] = (), reason: str = ""
+) -> None:
     RunFile(state=state, pid=4242, started=1.0, experiments=tuple(experiments), not_run=not_run, reason=reason).write(
         results
     )
@@ -244,7 +273,9 @@ def test_a_run_stopped_early_or_killed_has_no_verdict(tmp_path: Path) -> None:
     that the session never ended (SIGKILL): judging only what finished would be a false PASS."""
     chosen = ["experiments/test_a.py::test_baseline", "experiments/test_b.py::test_other"]
     stopped = write(tmp_path / "x", result("test_baseline", severity="critical"))
-    run_file(stopped, "interrupted", chosen, not_run=(chosen[1],), reason="pytest stopped early: stopping after 1 failures")
+    run_file(
+        stopped, "interrupted", chosen, not_run=(chosen[1],), reason="pytest stopped early: stopping after 1 failures"
+    )
     decision = decide(stopped, GatePolicy(min_experiments=1))
     assert decision.verdict == INTERRUPTED_RUN
     assert "1 experiment(s) never ran" in decision.reasons[0]

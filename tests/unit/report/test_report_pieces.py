@@ -42,8 +42,17 @@ def test_csv_columns_follow_first_seen_keys_or_the_given_header() -> None:
 
 
 def test_marker_kwargs_become_allure_marks() -> None:
-    marks = marks_for("exp.py::test_x", {"title": "Broker loss", "hypothesis": "no event is lost", "severity": "critical",
-                                         "tags": ("kafka", "nightly"), "feature": "delivery", "story": "broker_loss"})
+    marks = marks_for(
+        "exp.py::test_x",
+        {
+            "title": "Broker loss",
+            "hypothesis": "no event is lost",
+            "severity": "critical",
+            "tags": ("kafka", "nightly"),
+            "feature": "delivery",
+            "story": "broker_loss",
+        },
+    )
     got = [(m.name, m.args, m.kwargs) for m in marks]
     assert got == [
         ("allure_label", ("critical",), {"label_type": "severity"}),
@@ -59,8 +68,11 @@ def test_marker_kwargs_become_allure_marks() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"severity": "high"}, "exp.py::test_x: @pytest.mark.chaos(severity='high'): severity must be one of "
-                               "blocker, critical, normal, minor, trivial"),
+        (
+            {"severity": "high"},
+            "exp.py::test_x: @pytest.mark.chaos(severity='high'): severity must be one of "
+            "blocker, critical, normal, minor, trivial",
+        ),
         ({"tags": 3}, "exp.py::test_x: @pytest.mark.chaos(tags=3): tags must be a string or a list of strings"),
         ({"tags": ["ok", 3]}, "tags must be a string or a list of strings"),
         ({"title": 5}, "@pytest.mark.chaos(title=5): title must be a string"),
@@ -96,21 +108,43 @@ def test_a_record_from_the_objects_an_experiment_holds(tmp_path: Path) -> None:
 
     timeline = Timeline(origin=100.0)
     timeline.record_heal(timeline.record_inject("latency", "workflow-service->kafka", {"ms": 500}, at=110.0), at=130.0)
-    lost = CheckResult("delivery", False, "lost 1 of 3 acked events (e-3)",
-                       (Offender("e-3", "t-3", "applied once", "acked@2.10s; never applied", '"latency" [10.0s–30.0s]'),))
+    lost = CheckResult(
+        "delivery",
+        False,
+        "lost 1 of 3 acked events (e-3)",
+        (Offender("e-3", "t-3", "applied once", "acked@2.10s; never applied", '"latency" [10.0s–30.0s]'),),
+    )
     record = ExperimentRecord.from_run(
-        "test_x", 100.0, 160.0, timeline=timeline,
+        "test_x",
+        100.0,
+        160.0,
+        timeline=timeline,
         results=[lost, CheckResult("ordering", True, "2 effects on 1 keys")],
         seconds=[SecondStats(101.0, 10, 0, 10.0, 5.0, 9.0, None, 4)],
         phases=[PhaseStats("latency", "during", 110.0, 130.0, 200, 3, 10.0, 80.0, 120.0)],
         meta={"severity": "critical"},
     )
-    assert record.timeline_windows == [{"id": 0, "name": "latency", "target": "workflow-service->kafka",
-                                        "params": {"ms": 500}, "injected_at": 110.0, "healed_at": 130.0}]
+    assert record.timeline_windows == [
+        {
+            "id": 0,
+            "name": "latency",
+            "target": "workflow-service->kafka",
+            "params": {"ms": 500},
+            "injected_at": 110.0,
+            "healed_at": 130.0,
+        }
+    ]
     assert record.check_outcomes()[0] == ("delivery", False, "lost 1 of 3 acked events (e-3)", lost.explain())
-    assert record.offenders_csv_rows == [{"check": "delivery", "event_id": "e-3", "trace_id": "t-3",
-                                          "expected": "applied once", "observed": "acked@2.10s; never applied",
-                                          "fault_window": '"latency" [10.0s–30.0s]'}]
+    assert record.offenders_csv_rows == [
+        {
+            "check": "delivery",
+            "event_id": "e-3",
+            "trace_id": "t-3",
+            "expected": "applied once",
+            "observed": "acked@2.10s; never applied",
+            "fault_window": '"latency" [10.0s–30.0s]',
+        }
+    ]
     assert record.seconds[0]["p99"] is None and record.seconds[0]["users"] == 4
     assert list(record.phases) == ["latency during"] and record.phases["latency during"]["failures"] == 3
     assert record.fault_targets() == ["workflow-service->kafka"] and record.meta == {"severity": "critical"}

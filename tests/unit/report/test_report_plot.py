@@ -33,12 +33,27 @@ def synthetic() -> ExperimentRecord:
         started_at=T0,
         ended_at=T0 + 90,
         timeline_windows=[
-            {"name": "latency", "target": "workflow-service->kafka", "params": {"ms": 800},
-             "injected_at": T0 + 20, "healed_at": T0 + 50},
+            {
+                "name": "latency",
+                "target": "workflow-service->kafka",
+                "params": {"ms": 800},
+                "injected_at": T0 + 20,
+                "healed_at": T0 + 50,
+            },
             {"name": "down", "target": "document-service", "params": {}, "injected_at": T0 + 35, "healed_at": None},
         ],
-        seconds=[{"time": T0 + i, "requests": 200, "failures": 9 if fault(i) else 0, "rps": 80 if fault(i) else 200,
-                  "p50": 12, "p95": 900 if fault(i) else 40, "p99": 1200 if fault(i) else 60} for i in range(90)],
+        seconds=[
+            {
+                "time": T0 + i,
+                "requests": 200,
+                "failures": 9 if fault(i) else 0,
+                "rps": 80 if fault(i) else 200,
+                "p50": 12,
+                "p95": 900 if fault(i) else 40,
+                "p99": 1200 if fault(i) else 60,
+            }
+            for i in range(90)
+        ],
         dlq_sizes=[(T0 + i, (i - 20) * 3 if fault(i) else 0) for i in range(90)],
         convergence=[(T0 + i, 0.6 if 20 <= i < 70 else 1.0) for i in range(0, 90, 3)],
     )

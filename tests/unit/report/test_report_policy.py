@@ -20,16 +20,22 @@ def test_defaults_require_blocker_and_critical() -> None:
 @pytest.mark.parametrize(
     ("table", "expected"),
     [
-        ({"required_severities": ["urgent"]},
-         "required_severities = ['urgent']: 'urgent' is not a severity; allowed: blocker, critical, normal, minor, trivial"),
-        ({"required_severities": "critical"},
-         "required_severities = 'critical': required_severities must be a list of strings, e.g. [\"blocker\", \"critical\"]"),
+        (
+            {"required_severities": ["urgent"]},
+            "required_severities = ['urgent']: 'urgent' is not a severity; allowed: blocker, critical, normal, minor, trivial",
+        ),
+        (
+            {"required_severities": "critical"},
+            'required_severities = \'critical\': required_severities must be a list of strings, e.g. ["blocker", "critical"]',
+        ),
         ({"required": [1]}, "required = [1]: required must be a list of strings"),
         ({"max_failed": -1}, "max_failed = -1: max_failed must be a whole number >= 0"),
         ({"max_failed": True}, "max_failed = True: max_failed must be a whole number >= 0"),
         ({"min_experiments": 1.5}, "min_experiments = 1.5: min_experiments must be a whole number >= 0"),
-        ({"max_fail": 1},
-         "unknown field 'max_fail' in the gate policy; allowed fields: required_severities, required, max_failed, min_experiments"),
+        (
+            {"max_fail": 1},
+            "unknown field 'max_fail' in the gate policy; allowed fields: required_severities, required, max_failed, min_experiments",
+        ),
     ],
 )
 def test_bad_policies_are_clear_errors(table: dict[str, Any], expected: str) -> None:
@@ -41,7 +47,9 @@ def test_bad_policies_are_clear_errors(table: dict[str, Any], expected: str) -> 
 
 def test_pyproject_table_is_read(tmp_path: Path) -> None:
     pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text('[project]\nname = "x"\n\n[tool.chaoskit.gate]\nrequired = ["test_baseline*"]\nmax_failed = 2\n')
+    pyproject.write_text(
+        '[project]\nname = "x"\n\n[tool.chaoskit.gate]\nrequired = ["test_baseline*"]\nmax_failed = 2\n'
+    )
     policy = load_policy(None, pyproject)
     assert policy.required == ("test_baseline*",) and policy.max_failed == 2
     assert policy.source == f"{pyproject} [tool.chaoskit.gate]"
@@ -61,7 +69,7 @@ def test_policy_file_with_top_level_fields_or_the_tool_table(tmp_path: Path) -> 
     nested.write_text('[tool.chaoskit.gate]\nrequired = ["test_a"]\n')
     assert load_policy(nested).required == ("test_a",)
     other = tmp_path / "other.toml"
-    other.write_text('[tool.black]\nline-length = 100\n')
+    other.write_text("[tool.black]\nline-length = 100\n")
     with pytest.raises(ConfigError, match=r"has a \[tool\] table but no \[tool.chaoskit.gate\]"):
         load_policy(other)
 

@@ -33,16 +33,17 @@ def test_reference_topology():
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda d: d["services"]["redis"]["x-chaoskit"].update(kind="memcached"),
-         "services.redis.x-chaoskit.kind"),
+        (lambda d: d["services"]["redis"]["x-chaoskit"].update(kind="memcached"), "services.redis.x-chaoskit.kind"),
         (lambda d: d["services"]["redis"]["x-chaoskit"].update(colour="red"), "colour"),
         (lambda d: d["x-chaoskit"]["links"].append("order-service->kafak"), "'kafak'"),
         (lambda d: d["x-chaoskit"]["links"].append("order-service=>kafka"), "client->component"),
         (lambda d: d["x-chaoskit"]["links"].append("kafka->redis"), "must be a service under test"),
         (lambda d: d["x-chaoskit"].update(topics=["documents.requested"]), "x-chaoskit.topics"),
         (lambda d: d["x-chaoskit"]["topics"].update(t={"partitions": 0}), "x-chaoskit.topics.t.partitions"),
-        (lambda d: d["services"]["order-service"]["x-chaoskit"]["env"].update(X="{link:redis}"),
-         "no 'order-service->redis'"),
+        (
+            lambda d: d["services"]["order-service"]["x-chaoskit"]["env"].update(X="{link:redis}"),
+            "no 'order-service->redis'",
+        ),
         (lambda d: d["services"]["order-service"]["x-chaoskit"]["env"].update(X="{lnk:redis}"), "{lnk:redis}"),
         (lambda d: d["services"]["order-service"]["x-chaoskit"].pop("command"), "command is required"),
         (lambda d: d["services"]["toxiproxy"].pop("x-chaoskit"), "services.toxiproxy has no 'x-chaoskit'"),
@@ -81,12 +82,20 @@ _junk = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=8,
 )
-_paths = st.sampled_from([
-    ("x-chaoskit",), ("x-chaoskit", "links"), ("x-chaoskit", "topics"), ("services",),
-    ("services", "kafka"), ("services", "order-service", "x-chaoskit"),
-    ("services", "order-service", "x-chaoskit", "env"), ("services", "order-service", "x-chaoskit", "kind"),
-    ("services", "order-service", "depends_on"), ("services", "redis", "x-chaoskit", "command"),
-])
+_paths = st.sampled_from(
+    [
+        ("x-chaoskit",),
+        ("x-chaoskit", "links"),
+        ("x-chaoskit", "topics"),
+        ("services",),
+        ("services", "kafka"),
+        ("services", "order-service", "x-chaoskit"),
+        ("services", "order-service", "x-chaoskit", "env"),
+        ("services", "order-service", "x-chaoskit", "kind"),
+        ("services", "order-service", "depends_on"),
+        ("services", "redis", "x-chaoskit", "command"),
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -60,10 +60,7 @@ def test_a_drawn_schedule_prints_as_the_list_that_builds_it(data) -> None:
 def test_the_code_reads_one_step_a_line() -> None:
     steps = DrawnSchedule([(0, FAULTS.kill("workflow-service"), 1), (2, FAULTS.down("workflow-service", "redis"), 3)])
     assert schedule_code(steps) == (
-        "[\n"
-        "    (0, faults.kill('workflow-service'), 1),\n"
-        "    (2, faults.down('workflow-service', 'redis'), 3),\n"
-        "]"
+        "[\n    (0, faults.kill('workflow-service'), 1),\n    (2, faults.down('workflow-service', 'redis'), 3),\n]"
     )
     assert replay_code(steps) == f"faults.run_schedule({schedule_code(steps)})"
     assert repr(steps) == "[(0, faults.kill('workflow-service'), 1), (2, faults.down('workflow-service', 'redis'), 3)]"
@@ -71,8 +68,12 @@ def test_the_code_reads_one_step_a_line() -> None:
 
 def drawn(seed: int, examples: int = 8) -> list[str]:
     seen: list[str] = []
-    explore(fault_schedules(FAULTS), lambda steps: seen.append(repr(steps)), seed=seed,
-            hypothesis_settings=settings(max_examples=examples))
+    explore(
+        fault_schedules(FAULTS),
+        lambda steps: seen.append(repr(steps)),
+        seed=seed,
+        hypothesis_settings=settings(max_examples=examples),
+    )
     return seen
 
 

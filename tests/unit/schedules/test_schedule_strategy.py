@@ -7,6 +7,7 @@ a drawn schedule is one it accepts.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -47,7 +48,7 @@ def test_every_drawn_schedule_is_accepted_by_the_faults_engine(data) -> None:
 def test_process_faults_on_one_component_never_overlap(data) -> None:
     steps = data.draw(fault_schedules(FAULTS, kinds=["pause", "kill"], components=["workflow-service"], max_steps=4))
     spans = sorted((at_s, at_s + duration_s) for at_s, _, duration_s in steps)
-    assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:])), spans
+    assert all(end <= start for (_, end), (start, _) in itertools.pairwise(spans)), spans
     FAULTS.schedule(steps)
 
 

@@ -63,7 +63,11 @@ def test_dlq_record_keeps_the_request_and_adds_the_failure_history() -> None:
     failure = FailureInfo("document-service timeout after 2s", 1, 10.0, 10.0, "documents.requested")
     record = dlq_record("documents.dlq", b"k", b"{}", request, failure)
     assert (record.topic, record.key, record.value, record.event_id, record.trace_id) == (
-        "documents.dlq", b"k", b"{}", "e1", "t1",
+        "documents.dlq",
+        b"k",
+        b"{}",
+        "e1",
+        "t1",
     )
     headers = decode_headers(record.headers)
     assert headers == {
@@ -81,14 +85,21 @@ def test_dlq_record_keeps_the_request_and_adds_the_failure_history() -> None:
     again = FailureInfo.from_headers(headers).failed_again("HTTP 503", 12.5)
     second = decode_headers(dlq_record("documents.dlq", b"k", b"{}", headers, again).headers)
     assert (second["attempts"], second["first_failure_ts"], second["last_failure_ts"], second["error"]) == (
-        "2", "10.0", "12.5", "HTTP 503",
+        "2",
+        "10.0",
+        "12.5",
+        "HTTP 503",
     )
     assert list(second).count("attempts") == 1
 
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"attempts": "0", "first_failure_ts": "1", "last_failure_ts": "1"}, {"attempts": "1", "first_failure_ts": "x"}],
+    [
+        {},
+        {"attempts": "0", "first_failure_ts": "1", "last_failure_ts": "1"},
+        {"attempts": "1", "first_failure_ts": "x"},
+    ],
 )
 def test_failure_info_rejects_bad_headers(headers: dict[str, str]) -> None:
     with pytest.raises(InvalidEvent):
@@ -98,10 +109,22 @@ def test_failure_info_rejects_bad_headers(headers: dict[str, str]) -> None:
 def test_processed_and_alert_values() -> None:
     event = DocumentEvent("e1", "k", "c", 3)
     processed = processed_record("documents.processed", event, "t1", True, "applied")
-    assert json.loads(processed.value) == {"event_id": "e1", "key": "k", "version": 3, "applied": True, "outcome": "applied"}
+    assert json.loads(processed.value) == {
+        "event_id": "e1",
+        "key": "k",
+        "version": 3,
+        "applied": True,
+        "outcome": "applied",
+    }
     assert decode_headers(processed.headers) == {"event_id": "e1", "trace_id": "t1"}
     alert = alert_record("ops.alerts", "e1", "t1", "k", "boom\n  trace", 4)
-    assert json.loads(alert.value) == {"event_id": "e1", "trace_id": "t1", "key": "k", "reason": "boom trace", "attempts": 4}
+    assert json.loads(alert.value) == {
+        "event_id": "e1",
+        "trace_id": "t1",
+        "key": "k",
+        "reason": "boom trace",
+        "attempts": 4,
+    }
     assert decode_headers(alert.headers) == {"event_id": "e1", "trace_id": "t1"}
 
 

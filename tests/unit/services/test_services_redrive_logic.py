@@ -80,7 +80,9 @@ def test_ready_can_be_limited_to_some_partitions() -> None:
 
 @given(
     st.lists(st.integers(min_value=0, max_value=30), unique=True, min_size=1, max_size=30).flatmap(
-        lambda offsets: st.tuples(st.just(sorted(offsets)), st.permutations(sorted(offsets)), st.integers(0, len(offsets)))
+        lambda offsets: st.tuples(
+            st.just(sorted(offsets)), st.permutations(sorted(offsets)), st.integers(0, len(offsets))
+        )
     )
 )
 def test_commit_point_never_passes_an_unresolved_offset(case: tuple[list[int], list[int], int]) -> None:

@@ -41,7 +41,12 @@ def test_key_prefix_filters_events() -> None:
 
 def test_compare_classifies_every_key() -> None:
     ok, stale, missing, newer, stranger, changed = (
-        _e("ok", "ok", 2), _e("st", "st", 3), _e("mi", "mi", 1), _e("nw", "nw", 1), _e("sg", "sg", 1), _e("ch", "ch", 1)
+        _e("ok", "ok", 2),
+        _e("st", "st", 3),
+        _e("mi", "mi", 1),
+        _e("nw", "nw", 1),
+        _e("sg", "sg", 1),
+        _e("ch", "ch", 1),
     )
     expected = expected_state([ok, stale, missing, newer, stranger, changed])
     stored = {
