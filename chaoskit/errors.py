@@ -47,6 +47,12 @@ class ExperimentInterrupted(ChaoskitError):
     decided, whatever the checks that did run said."""
 
 
+class ExperimentInconclusive(ChaoskitError):
+    """An experiment ran to its end but proved nothing: its fault did not provoke what the
+    hypothesis needs, or the evidence could not decide (no acknowledgement, a record the
+    contract does not fit). Never a pass; a required one holds the release."""
+
+
 class ExperimentTimeout(ExperimentInterrupted):
     """An experiment ran past its time budget; it was stopped, its faults healed."""
 

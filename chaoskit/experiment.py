@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from chaoskit.errors import ConfigError
+from chaoskit.errors import ConfigError, ExperimentInconclusive
 from chaoskit.guard import ensure_own_endpoint
 from chaoskit.runtime.base import Runtime
 from chaoskit.runtime.health import QUIET_KAFKA_LOG, DeadlineExceeded, wait_for
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from chaoskit.checks import CheckResult, LoadFigures, Slo
     from chaoskit.load.runner import LoadRun
     from chaoskit.observe.history import History
-    from chaoskit.observe.recorder import Recorder
+    from chaoskit.observe.recorder import Recorder, RecorderStats
     from chaoskit.verdicts import RetryPolicy
 
 
@@ -223,6 +223,25 @@ class Load:
 Probe = Callable[[], Any]
 
 
+def conclude(results: list[CheckResult]) -> None:
+    """Turn verdicts into the experiment's outcome: a failed check fails it (a resilience
+    failure: fix the system), an undecided one makes it inconclusive (never a pass).
+
+    When the evidence itself cannot be trusted (the ``evidence`` check is unknown), what the
+    other checks said of it cannot decide either: the experiment is inconclusive, and the
+    message still lists their verdicts for the reader."""
+    failed = [r for r in results if r.outcome == "fail"]
+    unknown = [r for r in results if r.outcome == "unknown"]
+    if failed and not any(r.name == "evidence" for r in unknown):
+        raise AssertionError("\n".join(r.explain() for r in failed))
+    if unknown:
+        raise ExperimentInconclusive(
+            "inconclusive, no verdict: "
+            + "\n".join(r.explain() for r in unknown)
+            + ("\nchecks run on that evidence:\n" + "\n".join(r.explain() for r in failed) if failed else "")
+        )
+
+
 @dataclass
 class Experiment:
     """The fixtures of one experiment, plus the steady-state helper."""
@@ -240,6 +259,8 @@ class Experiment:
     meta: dict[str, Any] = field(default_factory=dict)
     history: History | None = None
     results: list[CheckResult] = field(default_factory=list)
+    recorder_stats: RecorderStats | None = None
+    provocation: CheckResult | None = None  # set once what the fault provoked was checked
     _recorder: Recorder | None = None
 
     def report_record(self, started_at: float, ended_at: float, workdir: Path) -> Any:
@@ -326,6 +347,7 @@ class Experiment:
         recorder, self._recorder = self._recorder, None
         recorder.add_logs(self.runtime.service_logs())
         self.history = scope(recorder.stop(), self.namespace)
+        self.recorder_stats = recorder.stats
         return self.history
 
     def final_state(self) -> dict[str, dict[str, str]]:
@@ -343,10 +365,15 @@ class Experiment:
         retry: RetryPolicy | None = None,
         slo: Slo | None = None,
         consistency_bound_s: float = 60.0,
+        provokes: object = None,
     ) -> list[CheckResult]:
         """Run the checks over what was recorded; fail the experiment with every failed
-        check's explanation (the ids, trace ids, expected vs observed fate, fault window)."""
-        from chaoskit.verdicts import judge, settle
+        check's explanation (the ids, trace ids, expected vs observed fate, fault window).
+
+        ``provokes`` (default: the ``chaos`` marker's) is what the fault must have provoked
+        for the hypothesis to be tested at all (see ``checks/provocation.py``); short of it,
+        or when the evidence cannot decide, the experiment is inconclusive, never passed."""
+        from chaoskit.verdicts import settle
 
         if self._recorder is None and self.history is None:
             raise ConfigError("verify() needs a recorded history: run the method inside `with experiment.recording():`")
@@ -356,22 +383,53 @@ class Experiment:
             # recorder still running, so the history holds the work the system finished
             # after the method ended (a consumer catching up, a redrive after its backoff)
             converged = settle(self, expected_state, consistency_bound_s)
+        self.stop_recording()
+        declared = self.meta.get("provokes") if provokes is None else provokes
+        self.results = self.judge(consistency=converged, retry=retry, slo=slo, provokes=declared)
+        conclude(self.results)
+        return self.results
+
+    def judge(
+        self,
+        *,
+        consistency: CheckResult | None = None,
+        retry: RetryPolicy | None = None,
+        slo: Slo | None = None,
+        provokes: object = None,
+    ) -> list[CheckResult]:
+        """The one judging pipeline (``verify()`` and the fault schedules both use it):
+        whether there was evidence at all, what the fault provoked, then every check over
+        the recorded history, the final state and the load's figures."""
+        from chaoskit.checks.provocation import check_provoked, normalize
+        from chaoskit.checks.vacuity import RecordFigures, check_evidence
+        from chaoskit.verdicts import judge
+
         history = self.stop_recording()
-        self.results = judge(
+        ran_load = bool(self.load.runs)
+        stats = self.recorder_stats
+        results = [
+            check_evidence(
+                samples=self.load.samples() if ran_load else None,
+                acked=len(self.load.acked_event_ids()) if ran_load else None,
+                record=RecordFigures(stats.records, stats.skipped_records, stats.caught_up) if stats else None,
+                timeline=self.timeline,
+            )
+        ]
+        if provokes is not None:
+            self.provocation = check_provoked(normalize(provokes, self.name), history, self.timeline)
+            results.append(self.provocation)
+        results += judge(
             history,
             final_state=self.final_state,
             timeline=self.timeline,
-            consistency=converged,
-            acked_by_load=self.load.acked_event_ids() if self.load.runs else None,
-            samples=self.load.samples() if self.load.runs else None,
+            consistency=consistency,
+            acked_by_load=self.load.acked_event_ids() if ran_load else None,
+            samples=self.load.samples() if ran_load else None,
             retry=retry,
             slo=slo,
-            load_runs=self.load.figures() if self.load.runs else None,
+            load_runs=self.load.figures() if ran_load else None,
         )
-        failed = [r for r in self.results if not r.ok]
-        if failed:
-            raise AssertionError("\n".join(r.explain() for r in failed))
-        return self.results
+        return results
 
     @contextmanager
     def steady_state(self, *probes: Probe, settle_s: float = 30.0) -> Iterator[None]:

@@ -14,18 +14,20 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from chaoskit.errors import ChaoskitError, ConfigError, ExperimentTimeout
+from chaoskit.errors import ChaoskitError, ConfigError, ExperimentInconclusive, ExperimentTimeout
 from chaoskit.options import ChaosOptions
 from chaoskit.runtime.base import Runtime
 from chaoskit.topology import load_topology
 
 if TYPE_CHECKING:
+    from chaoskit.checks import CheckResult
     from chaoskit.experiment import Experiment, KafkaClients, Services
     from chaoskit.observe.timeline import Timeline
 
@@ -71,8 +73,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.import_plugin("chaoskit.report.allure_plugin")
     config.addinivalue_line(
         "markers",
-        "chaos(title=None, hypothesis=None, severity='normal', tags=(), feature=None, story=None, budget_s=None): "
-        "a chaos experiment, the metadata its report carries, and its time budget",
+        "chaos(title=None, hypothesis=None, severity='normal', tags=(), feature=None, story=None, budget_s=None, "
+        "provokes=None): a chaos experiment, the metadata its report carries, its time budget, and what its fault "
+        "must provoke for the hypothesis to be tested at all",
     )
     try:
         config.stash[_OPTIONS] = _options(config)
@@ -265,13 +268,13 @@ def pytest_runtest_makereport(
     return report
 
 
-MARKER_FIELDS = ("title", "hypothesis", "severity", "tags", "feature", "story", "budget_s")
+MARKER_FIELDS = ("title", "hypothesis", "severity", "tags", "feature", "story", "budget_s", "provokes")
 SEVERITIES = ("blocker", "critical", "normal", "minor", "trivial")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A misspelt ``chaos`` marker field or severity would silently drop out of the report
-    and the gate: refuse it at collection, naming the experiment."""
+    """A misspelt ``chaos`` marker field, severity or provocation would silently drop out of
+    the report and the gate: refuse it at collection, naming the experiment."""
     for item in items:
         marker = item.get_closest_marker("chaos")
         if marker is None:
@@ -287,15 +290,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             raise pytest.UsageError(
                 f"{item.nodeid}: chaos(severity={severity!r}) is not a severity; allowed: {', '.join(SEVERITIES)}"
             )
+        if marker.kwargs.get("provokes") is not None:
+            from chaoskit.checks.provocation import normalize
+
+            try:
+                normalize(marker.kwargs["provokes"], f"{item.nodeid}: chaos marker")
+            except ValueError as err:
+                raise pytest.UsageError(str(err)) from None
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    """Runs an experiment within its time budget, then holds it to what its marker promised."""
+    with _budget(item):
+        outcome = yield
+    _promise_checked(item)
+    return outcome
+
+
+@contextmanager
+def _budget(item: pytest.Item) -> Iterator[None]:
     """An experiment that runs past its budget is stopped (ExperimentTimeout is raised in
     the test), then its fixtures' teardown heals the faults and stops the load, and it is
-    reported as timed out. Needs the main thread (SIGALRM), like pytest-timeout's signal mode."""
+    reported as interrupted. Needs the main thread (SIGALRM), like pytest-timeout's signal mode."""
     if "chaos_env" not in getattr(item, "fixturenames", ()):
-        return (yield)
+        yield
+        return
     marker = item.get_closest_marker("chaos")
     raw = (marker.kwargs.get("budget_s") if marker else None) or item.config.getini("chaos_budget_s")
     try:
@@ -316,10 +336,48 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     previous = signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, budget)
     try:
-        return (yield)
+        yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _promise_checked(item: pytest.Item) -> None:
+    """An experiment that declares ``provokes`` but never had it checked (no ``verify()``,
+    no ``provoked(...)``) made a promise nobody checked: it is inconclusive, not passed."""
+    marker = item.get_closest_marker("chaos")
+    if marker is None or marker.kwargs.get("provokes") is None:
+        return
+    exp = getattr(item, "funcargs", {}).get("experiment")
+    if item.stash.get(_PROVOKED, None) is None and getattr(exp, "provocation", None) is None:
+        raise ExperimentInconclusive(
+            f"{item.name} declares provokes={marker.kwargs['provokes']!r} but nothing checked it: call "
+            f"experiment.verify(), or the provoked(...) fixture with the counts the experiment measured"
+        )
+
+
+_PROVOKED = pytest.StashKey["CheckResult"]()
+
+
+@pytest.fixture
+def provoked(request: pytest.FixtureRequest) -> Callable[..., CheckResult]:
+    """``provoked(rollback=1)``: for an experiment that measures what its fault provoked
+    itself (a deploy's rollbacks, say), checks the counts against the marker's ``provokes``.
+    Short of them, the experiment is inconclusive (ExperimentInconclusive), never passed."""
+    from chaoskit.checks.provocation import check_provoked, normalize
+
+    def check(**counts: int) -> CheckResult:
+        marker = request.node.get_closest_marker("chaos")
+        declared = marker.kwargs.get("provokes") if marker else None
+        if declared is None:
+            raise ConfigError(f"{request.node.nodeid}: provoked() needs @pytest.mark.chaos(provokes=...) to check")
+        result = check_provoked(normalize(declared, request.node.nodeid), counted=counts)
+        request.node.stash[_PROVOKED] = result
+        if not result.ok:
+            raise ExperimentInconclusive(result.explain())
+        return result
+
+    return check
 
 
 def _kind(runtime: Runtime, kind: str) -> str:

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from chaoskit.checks import CheckResult
 from chaoskit.errors import ConfigError
-from chaoskit.experiment import Experiment, Load
+from chaoskit.experiment import Experiment, Load, conclude
 from chaoskit.faults import Fault, Faults, params
 from chaoskit.faults.schedule import Step as EngineStep
 from chaoskit.faults.schedule import overlaps
@@ -40,7 +40,7 @@ from chaoskit.observe.timeline import Timeline
 from chaoskit.report.attachments import attach_text
 from chaoskit.report.steps import step
 from chaoskit.topology import Link
-from chaoskit.verdicts import RetryPolicy, judge, settle
+from chaoskit.verdicts import RetryPolicy, settle
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -242,7 +242,7 @@ class ScheduleFailure(AssertionError):
         self.code = code
         self.results = results
         self.example = example
-        failed = [r for r in results if not r.ok]
+        failed = [r for r in results if r.outcome == "fail"]
         super().__init__(
             f"under this fault schedule {len(failed)} of {len(results)} checks failed:\n"
             + "\n".join(r.explain() for r in failed)
@@ -280,9 +280,10 @@ def run_drawn_schedule(
             err.add_note(f"while running this fault schedule (seed --chaos-seed={experiment.seed}):\n{code}")
             raise
         experiment.history, experiment.results, experiment.timeline = example.history, example.results, example.timeline
-        if not all(r.ok for r in example.results):
+        if any(r.outcome == "fail" for r in example.results):
             attach_text("fault schedule: replay code", code)
             raise ScheduleFailure(code, example.results, example)
+        conclude(example.results)  # a schedule run on no evidence is inconclusive, not passed
     return example.results
 
 
@@ -298,15 +299,7 @@ def _run(example: Experiment, code: str, expected_state: Callable[[], State], me
             )
             exec(compile(code, "<fault schedule>", "exec"), {"faults": example.faults})
         consistency = settle(example, expected_state, method.settle_s)
-        example.results = judge(
-            example.stop_recording(),
-            final_state=example.final_state,
-            timeline=example.timeline,
-            consistency=consistency,
-            acked_by_load=example.load.acked_event_ids(),
-            samples=example.load.samples(),
-            retry=method.retry,
-        )
+        example.results = example.judge(consistency=consistency, retry=method.retry)
     finally:
         if example.recording_active:
             example.stop_recording()

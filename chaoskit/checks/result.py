@@ -1,5 +1,10 @@
 """What a check returns: the verdict, its figures, and the events that broke it.
 
+Three outcomes, not two: **pass**, **fail**, and **unknown** when the evidence cannot
+decide (the recorder did not catch up, most records were not understood, the fault did not
+provoke what the hypothesis needs). An unknown is never shown or counted as a pass: ``ok``
+is True only for a pass, and ``decided`` tells a fail from an unknown.
+
 A green result states what it verified (counts, bounds) in ``summary``; a red one names
 its offenders there too, and ``explain()`` gives one line per offending event with its
 trace id, the expected and the observed fate, and the fault window it fell in, so a
@@ -31,16 +36,31 @@ class Offender:
         return f"{subject}expected {self.expected}; observed {self.observed}; {where}"
 
 
+PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
+_HEADINGS = {PASS: "PASSED", FAIL: "FAILED", UNKNOWN: "UNKNOWN"}
+
+
 @dataclass(frozen=True)
 class CheckResult:
     name: str
     ok: bool
     summary: str
     offenders: tuple[Offender, ...] = field(default_factory=tuple)
+    decided: bool = True
+
+    @classmethod
+    def unknown(cls, name: str, summary: str) -> CheckResult:
+        """The evidence cannot decide: ``summary`` says what was missing."""
+        return cls(name, False, summary, decided=False)
+
+    @property
+    def outcome(self) -> str:
+        """``pass``, ``fail`` or ``unknown``."""
+        return PASS if self.ok else FAIL if self.decided else UNKNOWN
 
     def explain(self, limit: int = EXPLAIN_LIMIT) -> str:
         """The summary, then one line per offender (the first ``limit`` of them)."""
-        lines = [f"{'PASSED' if self.ok else 'FAILED'} {self.name}: {self.summary}"]
+        lines = [f"{_HEADINGS[self.outcome]} {self.name}: {self.summary}"]
         lines += [f"  - {o.line()}" for o in self.offenders[:limit]]
         if len(self.offenders) > limit:
             lines.append(f"  … and {len(self.offenders) - limit} more offenders")

@@ -1,16 +1,17 @@
 """Allure categories that tell a reader of a red result what to do about it.
 
-A red chaos run means one of four very different things, and a reviewer must tell them
+A red chaos run means one of five very different things, and a reviewer must tell them
 apart at a glance: a **resilience failure** (a check failed: events lost, a DLQ that did
 not drain, state that did not converge; fix the system), an **experiment error** (a typo,
 an unknown fault, link or parameter, a bug in the experiment; fix the experiment: rerunning
 cannot help), an **infrastructure failure** (Kafka did not start, a tool is missing,
-Toxiproxy refused a call; the run has no verdict and must be repeated) or an
+Toxiproxy refused a call; the run has no verdict and must be repeated), an
 **interruption** (Ctrl-C, a cancelled CI job's SIGTERM, the time budget: nothing was
-decided). A failed ``load`` check is an infrastructure failure too: the load generator was
-the bottleneck, so what it measured describes itself, not the system.
-The release gate uses the same table, so the report's Categories tab and the gate's
-verdict never disagree.
+decided) or an **inconclusive** run (it ended, but its fault did not provoke what the
+hypothesis needs, or there was nothing to judge: nothing was proven). A failed ``load``
+check is an infrastructure failure too: the load generator was the bottleneck, so what
+it measured describes itself, not the system. The release gate uses the same table, so
+the report's Categories tab and the gate's verdict never disagree.
 
 Allure 2 matches ``messageRegex`` against the whole status message with DOTALL
 (``Pattern.compile(regex, DOTALL).matcher(message).matches()``), first category wins;
@@ -26,7 +27,18 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-CHECK_NAMES = ("delivery", "dlq", "retry", "consistency", "ordering", "slo", "rollback", "recovery")
+CHECK_NAMES = (
+    "delivery",
+    "dlq",
+    "retry",
+    "consistency",
+    "ordering",
+    "lost_write",
+    "trace",
+    "slo",
+    "rollback",
+    "recovery",
+)
 
 # The check name at the start of a line, after an optional "SomeError: " prefix and the
 # "FAILED " that CheckResult.explain() puts first; a check failure wrapped by Hypothesis
@@ -45,6 +57,7 @@ INFRASTRUCTURE = "infrastructure"
 RESILIENCE = "resilience"
 EXPERIMENT_ERROR = "experiment-error"
 INTERRUPTED = "interrupted"
+INCONCLUSIVE = "inconclusive"
 
 
 @dataclass(frozen=True)
@@ -52,7 +65,7 @@ class Category:
     name: str
     statuses: tuple[str, ...]
     message_regex: str | None
-    kind: str  # INFRASTRUCTURE, RESILIENCE, EXPERIMENT_ERROR or INTERRUPTED: what the gate makes of it
+    kind: str  # INFRASTRUCTURE, RESILIENCE, EXPERIMENT_ERROR, INTERRUPTED or INCONCLUSIVE: what the gate makes of it
 
     def as_allure(self) -> dict[str, object]:
         entry: dict[str, object] = {"name": self.name, "matchedStatuses": list(self.statuses)}
@@ -72,6 +85,12 @@ CATEGORIES: tuple[Category, ...] = (
         ("broken",),
         _exception("ExperimentInterrupted", "ExperimentTimeout"),
         INTERRUPTED,
+    ),
+    Category(
+        "Inconclusive: the fault did not provoke what the hypothesis needs, or there was no evidence to judge",
+        ("broken",),
+        _exception("ExperimentInconclusive"),
+        INCONCLUSIVE,
     ),
     Category(
         "Infrastructure failure: a component did not start",

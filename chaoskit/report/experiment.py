@@ -26,7 +26,7 @@ import allure
 from chaoskit.report.attachments import attach_csv, attach_file, attach_json, attach_png, attach_text
 from chaoskit.report.logs import cut_log
 from chaoskit.report.record import ExperimentRecord
-from chaoskit.report.steps import collecting, failed_step, step
+from chaoskit.report.steps import broken_step, collecting, failed_step, step
 
 # Allure's viewer loads a text attachment into the page; a history or log of a long run
 # (a million events) would hang the reviewer's browser, so a big one is gzipped and
@@ -116,6 +116,10 @@ def _check_steps(record: ExperimentRecord) -> None:
             with step(title):
                 if check.explanation:
                     attach_text(f"{check.name}: what was verified", check.explanation)
+        elif not check.decided:
+            broken_step(f"check {check.name} could not decide: {check.summary}", check.explanation or check.summary)
+            if check.explanation:
+                attach_text(f"{check.name}: why it could not decide", check.explanation)
         else:
             failed_step(title, check.explanation or check.summary)
             if check.explanation:

@@ -5,7 +5,8 @@ asks its reader for something else:
 
 * ``pass`` (0): every required experiment passed and the others stayed within budget;
 * ``hold`` (1): the system failed a required resilience check (or too many others
-  failed, or a required experiment did not run or was skipped): fix the system;
+  failed, or a required experiment did not run, was skipped, or was inconclusive: its
+  fault did not provoke what its hypothesis needs): fix the system or the experiment;
 * ``environment-failure`` (3): the environment could not start or be driven (a broken
   result in an infrastructure category of ``categories.py``: ComponentStartError,
   MissingToolError, a fault that could not be injected or healed, a dead load generator),
@@ -32,7 +33,14 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from chaoskit.report.categories import EXPERIMENT_ERROR, INFRASTRUCTURE, INTERRUPTED, RESILIENCE, categorize
+from chaoskit.report.categories import (
+    EXPERIMENT_ERROR,
+    INCONCLUSIVE,
+    INFRASTRUCTURE,
+    INTERRUPTED,
+    RESILIENCE,
+    categorize,
+)
 from chaoskit.report.policy import GatePolicy
 from chaoskit.report.run_file import NAME, RunFile
 
@@ -119,14 +127,19 @@ def decide(results_dir: Path, policy: GatePolicy) -> GateDecision:
     for o in experiments:
         if not o.required_by or o.status == "passed" or o.kind in (INFRASTRUCTURE, INTERRUPTED):
             continue
-        text = f"required ({o.required_by}) experiment {o.name} is {o.status}" + (f": {o.message}" if o.message else "")
+        state = "inconclusive (nothing was proven)" if o.kind == INCONCLUSIVE else o.status
+        text = f"required ({o.required_by}) experiment {o.name} is {state}" + (f": {o.message}" if o.message else "")
         {RESILIENCE: failed_checks, EXPERIMENT_ERROR: experiment_errors}.get(o.kind, other_holds).append(text)
     for pattern in policy.required:
         if not any(_matches(pattern, o) for o in experiments):
             other_holds.append(f"required experiment {pattern!r} did not run (no result matches it)")
-    optional_bad = [
-        o for o in experiments if not o.required_by and o.status in _BAD and o.kind not in (INFRASTRUCTURE, INTERRUPTED)
+    optional = [o for o in experiments if not o.required_by and o.status in _BAD]
+    notes = [
+        f"inconclusive (not required, nothing was proven): {o.name}: {o.message}"
+        for o in optional
+        if o.kind == INCONCLUSIVE
     ]
+    optional_bad = [o for o in optional if o.kind not in (INFRASTRUCTURE, INTERRUPTED, INCONCLUSIVE)]
     if len(optional_bad) > policy.max_failed:
         names = ", ".join(o.name for o in optional_bad)
         text = f"{len(optional_bad)} other experiment(s) failed, more than max_failed = {policy.max_failed}: {names}"
@@ -138,7 +151,7 @@ def decide(results_dir: Path, policy: GatePolicy) -> GateDecision:
         other_holds.append(
             f"only {len(experiments)} experiment(s) ran; the policy needs min_experiments = {policy.min_experiments}"
         )
-    reasons += failed_checks + interrupted + experiment_errors + other_holds
+    reasons += failed_checks + interrupted + experiment_errors + other_holds + notes
 
     if failed_checks:
         verdict = HOLD

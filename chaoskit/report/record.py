@@ -18,12 +18,14 @@ from typing import Any, NamedTuple
 
 class CheckOutcome(NamedTuple):
     """One verdict: the check's name, whether it held, its one-line summary with figures,
-    and the explanation (offending events, expected vs observed fate) when it did not."""
+    the explanation (offending events, expected vs observed fate) when it did not, and
+    whether it decided at all (an unknown is neither a pass nor a fail)."""
 
     name: str
     ok: bool
     summary: str
     explanation: str = ""
+    decided: bool = True
 
 
 @dataclass
@@ -54,7 +56,9 @@ class ExperimentRecord:
     timeline_windows: list[dict[str, Any]] = field(default_factory=list)
     seconds: list[dict[str, Any]] = field(default_factory=list)
     phases: dict[str, dict[str, Any]] = field(default_factory=dict)
-    checks: list[CheckOutcome | tuple[str, bool, str, str]] = field(default_factory=list)
+    checks: list[CheckOutcome | tuple[str, bool, str, str] | tuple[str, bool, str, str, bool]] = field(
+        default_factory=list
+    )
     history_path: Path | None = None
     offenders_csv_rows: list[dict[str, Any]] = field(default_factory=list)
     service_logs: dict[str, Path] = field(default_factory=dict)
@@ -103,7 +107,7 @@ class ExperimentRecord:
             timeline_windows=[_plain(w) for w in timeline.windows()] if timeline is not None else [],
             seconds=[_plain(s) for s in seconds],
             phases={_phase_key(p): p for p in map(_plain, phases)},
-            checks=[CheckOutcome(r.name, r.ok, r.summary, r.explain()) for r in results],
+            checks=[CheckOutcome(r.name, r.ok, r.summary, r.explain(), r.decided) for r in results],
             history_path=history_path,
             offenders_csv_rows=[{"check": r.name, **_plain(o)} for r in results for o in r.offenders],
             service_logs=dict(service_logs or {}),

@@ -51,5 +51,18 @@ def failed_step(title: str, explanation: str = "", **params: Any) -> None:
         pass
 
 
+def broken_step(title: str, explanation: str = "", **params: Any) -> None:
+    """Record a step that could not decide (shown broken, not failed and never passed)."""
+    try:
+        with step(title, **params):
+            raise Undecided(explanation or title)
+    except Undecided:
+        pass
+
+
+class Undecided(Exception):
+    """Raised inside a step only to mark it broken: a check whose evidence could not decide."""
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)

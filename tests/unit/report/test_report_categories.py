@@ -140,6 +140,7 @@ def test_every_check_chaoskit_ships_has_its_category() -> None:
     CHECK_NAMES for a resilience check, or its own entry (load) when its failure voids the run."""
     checks = Path(__file__).resolve().parents[3] / "chaoskit" / "checks"
     names = {m.group(1) for f in checks.glob("*.py") for m in [re.search(r'^NAME = "(\w+)"', f.read_text(), re.M)] if m}
+    names -= {"evidence", "provoked"}  # only ever pass or unknown: an unknown makes the experiment inconclusive
     filed = {name: categorize("failed", f"AssertionError: FAILED {name}: x") for name in names}
     assert names and all(c is not None and c.name != "Resilience failure: other assertion" for c in filed.values())
     assert {name for name, c in filed.items() if c is not None and c.kind == RESILIENCE} == set(CHECK_NAMES)

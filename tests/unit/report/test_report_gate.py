@@ -309,3 +309,26 @@ def test_a_typo_in_an_experiment_asks_for_a_fix_not_a_rerun(tmp_path: Path) -> N
     assert (decision.verdict, decision.exit_code) == (EXPERIMENT_ERROR_VERDICT, 4)
     assert decision.experiments[0].kind == "experiment-error"
     assert "fix the experiment" in summary_table(decision)
+
+
+INCONCLUSIVE = (
+    "chaoskit.errors.ExperimentInconclusive: inconclusive, no verdict: UNKNOWN provoked: the fault did not provoke "
+    "what the hypothesis needs, so nothing was tested: 0 redelivered (needs >= 1)"
+)
+
+
+def test_a_required_inconclusive_experiment_holds_and_an_optional_one_is_named(tmp_path: Path) -> None:
+    required = write(tmp_path / "r", result("test_partition", "broken", severity="critical", message=INCONCLUSIVE))
+    decision = decide(required, GatePolicy(min_experiments=1))
+    assert decision.verdict == HOLD
+    assert decision.experiments[0].kind == "inconclusive"
+    assert "is inconclusive (nothing was proven)" in decision.reasons[0]
+
+    optional = write(
+        tmp_path / "o",
+        result("test_baseline", severity="critical"),
+        result("test_partition", "broken", severity="minor", message=INCONCLUSIVE),
+    )
+    decision = decide(optional, GatePolicy(min_experiments=1, max_failed=0))
+    assert decision.verdict == PASS  # optional, and not a failure: but never shown as passed
+    assert any(r.startswith("inconclusive (not required") for r in decision.reasons)

@@ -134,7 +134,7 @@ def test_a_record_from_the_objects_an_experiment_holds(tmp_path: Path) -> None:
             "healed_at": 130.0,
         }
     ]
-    assert record.check_outcomes()[0] == ("delivery", False, "lost 1 of 3 acked events (e-3)", lost.explain())
+    assert record.check_outcomes()[0] == ("delivery", False, "lost 1 of 3 acked events (e-3)", lost.explain(), True)
     assert record.offenders_csv_rows == [
         {
             "check": "delivery",
