@@ -22,9 +22,11 @@ from chaoskit.checks import (
     check_delivery,
     check_dlq,
     check_load,
+    check_lost_writes,
     check_ordering,
     check_retry,
     check_slo,
+    check_trace_continuity,
 )
 from chaoskit.checks.consistency import check_convergence, differences
 from chaoskit.checks.result import name_ids
@@ -136,6 +138,8 @@ def judge(
             )
         )
     results.append(check_ordering(history, timeline))
+    results.append(check_lost_writes(history, timeline))
+    results.append(check_trace_continuity(history, timeline))
     if slo is not None and samples is not None:
         results.append(check_slo(samples, timeline, slo))
     return results

@@ -11,6 +11,13 @@ may both report the same step (an alert is a record *and* a log line). Counting 
 would show every event applied or alerted twice, so ``reconcile`` keeps, per event and
 kind, the witness that saw it more often (Kafka on a tie: it has offsets and broker
 timestamps). A real double effect shows up twice in either witness and survives.
+
+Folding one copy into the other must not hide what only the folded copy shows: a
+service that logs an event without its trace id while its Kafka record still carries
+it has broken trace continuity all the same. So a kept copy whose folded twin carried
+another trace (or none) says so in its detail: ``other_witness`` (where the twin was
+seen) and ``other_trace`` (its trace id; absent: it had none), which the trace check
+judges like any observation.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -47,22 +54,49 @@ class RecorderStats:
     notes: tuple[str, ...]
 
 
+OTHER_WITNESS = "other_witness"  # detail: where the folded twin of this observation was seen
+OTHER_TRACE = "other_trace"  # detail: the folded twin's trace id, when it differs (absent: none)
+
+Fact = tuple[str, str, bool]
+
+
 def reconcile(kafka: Sequence[Observation], logs: Sequence[Observation]) -> tuple[list[Observation], int]:
     """Merge the two witnesses: per event, kind and effect keep the one that saw it more often.
 
     Effects and no-ops of ``applied`` are counted apart: a redelivered duplicate is a
     no-op on the processed topic and no log line at all, and must not hide the effect
-    that only the log saw. Returns the merged observations and how many were dropped.
+    that only the log saw. A folded copy is paired with a kept one of the same fact (in
+    the order each witness saw them) and, if their trace ids differ, leaves its place
+    and trace on the kept one (``OTHER_WITNESS``, ``OTHER_TRACE``). Returns the merged
+    observations and how many copies were folded away.
     """
 
-    def fact(o: Observation) -> tuple[str, str, bool]:
+    def fact(o: Observation) -> Fact:
         return o.event_id, o.kind, is_effect(o.detail)
 
     seen_kafka = Counter(map(fact, kafka))
     seen_logs = Counter(map(fact, logs))
-    merged = [o for o in kafka if seen_kafka[fact(o)] >= seen_logs[fact(o)]]
-    merged += [o for o in logs if seen_logs[fact(o)] > seen_kafka[fact(o)]]
-    return merged, len(kafka) + len(logs) - len(merged)
+    kept = [o for o in kafka if seen_kafka[fact(o)] >= seen_logs[fact(o)]]
+    kept += [o for o in logs if seen_logs[fact(o)] > seen_kafka[fact(o)]]
+    twins: dict[Fact, deque[Observation]] = {}
+    for o in kafka:
+        if seen_kafka[fact(o)] < seen_logs[fact(o)]:
+            twins.setdefault(fact(o), deque()).append(o)
+    for o in logs:
+        if seen_logs[fact(o)] <= seen_kafka[fact(o)]:
+            twins.setdefault(fact(o), deque()).append(o)
+    folded = sum(map(len, twins.values()))
+    return [_with_twin(o, twins.get(fact(o))) for o in kept], folded
+
+
+def _with_twin(kept: Observation, twins: deque[Observation] | None) -> Observation:
+    """The kept copy, noting its folded twin (the next one of its fact) if their traces differ."""
+    if not twins:
+        return kept
+    twin = twins.popleft()
+    if twin.trace_id == kept.trace_id:
+        return kept
+    return kept._replace(detail={**kept.detail, OTHER_WITNESS: twin.where, OTHER_TRACE: twin.trace_id})
 
 
 class Recorder:

@@ -4,7 +4,7 @@ import pytest
 
 from chaoskit.errors import ChaoskitError
 from chaoskit.observe.history import Kind, Observation
-from chaoskit.observe.recorder import Recorder, reconcile
+from chaoskit.observe.recorder import OTHER_TRACE, OTHER_WITNESS, Recorder, reconcile
 from chaoskit.observe.records import Topics
 
 
@@ -36,6 +36,27 @@ def test_effects_and_no_ops_are_counted_apart():
     logs = [seen("e1", Kind.APPLIED, "workflow-service")]  # the effect whose processed record was lost
     merged, dropped = reconcile(kafka, logs)
     assert len(merged) == 2 and dropped == 0
+
+
+def test_a_folded_copy_that_lost_the_trace_stays_visible_on_the_kept_one():
+    kafka = [seen("e1", Kind.ALERTED, "ops.alerts", attempts=4)]
+    logs = [seen("e1", Kind.ALERTED, "redriver", 1.1, attempts=4)._replace(trace_id=None)]
+    merged, dropped = reconcile(kafka, logs)
+    [alert] = merged
+    assert (alert.where, alert.trace_id) == ("ops.alerts", "t-e1")
+    assert alert.detail == {"attempts": 4, OTHER_WITNESS: "redriver", OTHER_TRACE: None}
+    assert dropped == 1, "one copy folded away, its trace kept on the other"
+
+
+def test_a_folded_kafka_copy_with_another_trace_is_noted_on_the_log_copy_it_lost_to():
+    kafka = [seen("e1", Kind.APPLIED, "documents.processed")._replace(trace_id="t-other")]
+    logs = [seen("e1", Kind.APPLIED, "workflow-service"), seen("e1", Kind.APPLIED, "redriver", 2.0)]
+    merged, dropped = reconcile(kafka, logs)
+    assert [(o.where, o.detail) for o in merged] == [
+        ("workflow-service", {OTHER_WITNESS: "documents.processed", OTHER_TRACE: "t-other"}),
+        ("redriver", {}),
+    ]
+    assert dropped == 1
 
 
 def test_stop_before_start_is_refused():
