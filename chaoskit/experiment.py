@@ -400,7 +400,7 @@ class Experiment:
         """The one judging pipeline (``verify()`` and the fault schedules both use it):
         whether there was evidence at all, what the fault provoked, then every check over
         the recorded history, the final state and the load's figures."""
-        from chaoskit.checks.provocation import check_provoked, normalize
+        from chaoskit.checks.provocation import check_provoked, load_counts, normalize
         from chaoskit.checks.vacuity import RecordFigures, check_evidence
         from chaoskit.verdicts import judge
 
@@ -416,7 +416,8 @@ class Experiment:
             )
         ]
         if provokes is not None:
-            self.provocation = check_provoked(normalize(provokes, self.name), history, self.timeline)
+            measured = load_counts(self.load.samples(), self.timeline) if ran_load else {}
+            self.provocation = check_provoked(normalize(provokes, self.name), history, self.timeline, measured)
             results.append(self.provocation)
         results += judge(
             history,

@@ -54,15 +54,23 @@ def keep_flowing(traffic: SteadyTraffic, more: int = 20) -> None:
     severity="critical",
     feature="workflow-service",
     story="canary",
+    provokes="bad-events",
 )
 def test_bad_canary_is_rolled_back_automatically(
-    chaos_env: Any, services: Any, kafka: Any, timeline: Any, chaos_namespace: str, record_property: Any
+    chaos_env: Any,
+    services: Any,
+    kafka: Any,
+    timeline: Any,
+    chaos_namespace: str,
+    record_property: Any,
+    provoked: Any,
 ) -> None:
     stable = [m.name for m in Fleet(chaos_env).members()]
     with SteadyTraffic(chaos_env, chaos_namespace, rate=RATE) as traffic:
         keep_flowing(traffic, 10)
         outcome = canary_deploy(chaos_env, bad_version("v2-bad", fail_rate=0.5), POLICY, timeline=timeline)
         keep_flowing(traffic)
+    provoked(**{"bad-events": int(outcome.figures.get("canary_failed", 0))})  # the bad version really failed events
     assert outcome.rolled_back, outcome.summary()
     assert outcome.rollback is not None and outcome.rollback.alert_sent
 

@@ -15,14 +15,13 @@ import pytest
     severity="critical",
     feature="document-service",
     story="dlq-retry",
+    provokes=["dead-lettered", "redriven"],
 )
 def test_document_service_hangs(experiment, expected_state, retry_policy):
     hang = experiment.faults.pause("document-service")
     with experiment.recording(), experiment.load.run(users=4, rate=20, duration_s=14):
         experiment.faults.run_schedule([(3, hang, 5)])
     experiment.verify(expected_state=expected_state, retry=retry_policy, consistency_bound_s=90)
-    assert experiment.history.count("dead-lettered") > 0, "the outage sent nothing to the DLQ: the fault had no effect"
-    assert experiment.history.count("redriven") > 0
 
 
 @pytest.mark.chaos(
@@ -33,6 +32,7 @@ def test_document_service_hangs(experiment, expected_state, retry_policy):
     severity="critical",
     feature="document-service",
     story="alert",
+    provokes="alerted",
 )
 def test_repeated_failure_raises_one_alert(experiment, expected_state, retry_policy):
     cut = experiment.faults.isolate("document-service")

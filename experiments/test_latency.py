@@ -13,6 +13,7 @@ from chaoskit.checks import Slo
     severity="critical",
     feature="workflow-service->document-service",
     story="latency",
+    provokes={"held-back": 1},
 )
 def test_latency_on_document_service(experiment, expected_state, retry_policy):
     slow = experiment.faults.latency("workflow-service", "document-service", ms=800, jitter=200)

@@ -11,6 +11,7 @@ import pytest
     severity="normal",
     feature="workflow-service->redis",
     story="flapping",
+    provokes=["dead-lettered", "redriven"],
 )
 def test_redis_link_flaps(experiment, expected_state, retry_policy):
     flaps = [(at, experiment.faults.down("workflow-service", "redis"), 1.0) for at in (3, 5, 7, 9, 11)]

@@ -70,6 +70,7 @@ def history(chaos_env: Any, stable_logs: list[Path], new_logs: dict[str, Path], 
     severity="critical",
     feature="workflow-service",
     story="rolling",
+    provokes="bad-events",
 )
 def test_rolling_deploy_halts_at_a_bad_instance(
     chaos_env: Any,
@@ -78,11 +79,13 @@ def test_rolling_deploy_halts_at_a_bad_instance(
     timeline: Any,
     chaos_namespace: str,
     record_property: Any,
+    provoked: Any,
 ) -> None:
     with SteadyTraffic(chaos_env, chaos_namespace, rate=RATE) as traffic:
         keep_flowing(traffic, 10)
         outcome = rolling_deploy(chaos_env, bad_version("v2-bad", fail_rate=0.5), POLICY, timeline=timeline)
         keep_flowing(traffic)
+    provoked(**{"bad-events": int(outcome.figures.get("canary_failed", 0))})  # the bad version really failed events
     assert outcome.rolled_back, outcome.summary()
     assert outcome.figures["step"] == 1 and outcome.new_instances == ("workflow-service#v2-bad-1",)
     assert outcome.rollback is not None and outcome.rollback.restored == () and outcome.rollback.alert_sent

@@ -13,8 +13,12 @@ What can be declared (each counts distinct events, except the deploy counts):
 * ``redelivered``: events the system consumed or applied more than once;
 * ``held-back``: events acknowledged during a fault window and applied only after it
   healed (the fault really held work back: a partition, a paused consumer);
-* counts the experiment measured itself and passes in ``counted`` (a deploy's
-  ``rollback``, a ``rebalance``): whatever the name, when it is given.
+* ``requests-in-fault`` and ``failed-requests-in-fault``: load requests sent while a
+  fault was injected (traffic really met the fault), and those of them that failed;
+  ``verify()`` counts them from the load's records;
+* counts an experiment measures itself and passes to the ``provoked(...)`` fixture:
+  ``lost-keys`` (keys a state loss really removed), ``bad-events`` (events a bad version
+  really failed), ``rollback``, ``rebalance``.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from chaoskit.observe.timeline import Timeline
 NAME = "provoked"
 REDELIVERED, HELD_BACK = "redelivered", "held-back"
 DERIVED = (REDELIVERED, HELD_BACK)
-DEPLOY_COUNTS = ("rollback", "promotion", "rebalance", "recovery")
-PROVOCATIONS: tuple[str, ...] = (*(str(kind) for kind in Kind), *DERIVED, *DEPLOY_COUNTS)
+IN_FAULT, FAILED_IN_FAULT = "requests-in-fault", "failed-requests-in-fault"
+MEASURED = (IN_FAULT, FAILED_IN_FAULT, "lost-keys", "bad-events", "rollback", "rebalance")
+PROVOCATIONS: tuple[str, ...] = (*(str(kind) for kind in Kind), *DERIVED, *MEASURED)
 
 
 def normalize(declared: object, where: str) -> dict[str, int]:
@@ -84,6 +89,14 @@ def _held_back(history: History, timeline: Timeline) -> int:
         for event, at in acked_at.items()
         if event in first_applied and any(start <= at <= end and first_applied[event] >= end for start, end in windows)
     )
+
+
+def load_counts(samples: Sequence[tuple[float, float, bool]], timeline: Timeline) -> dict[str, int]:
+    """``requests-in-fault`` and ``failed-requests-in-fault`` from the load's (start, latency
+    ms, ok) records: a request counts when it was sent while a fault was injected."""
+    windows = [(w.injected_at, w.healed_at) for w in timeline.windows()]
+    inside = [ok for start, _, ok in samples if any(s <= start and (e is None or start <= e) for s, e in windows)]
+    return {IN_FAULT: len(inside), FAILED_IN_FAULT: inside.count(False)}
 
 
 def check_provoked(

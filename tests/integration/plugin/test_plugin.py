@@ -153,3 +153,57 @@ def test_a_run_stopped_by_x_is_interrupted_for_the_gate(pytester: pytest.Pyteste
     assert [nodeid.split("::")[-1] for nodeid in run.not_run] == ["test_second"]
     decision = decide(results, GatePolicy(max_failed=1, min_experiments=1))
     assert decision.verdict == INTERRUPTED_RUN, decision.reasons
+
+
+def test_an_experiment_that_provoked_nothing_is_inconclusive_and_holds_the_gate(pytester: pytest.Pytester) -> None:
+    """Its checks would all pass, but its fault did not provoke what the hypothesis needs (or
+    nobody checked): the result is broken in the Inconclusive category, and the gate holds
+    a required one. The whole path runs: marker, fixture, Allure plugin, gate."""
+    from chaoskit.report.gate import HOLD, decide
+    from chaoskit.report.policy import GatePolicy
+
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.chaos(title="rollback provoked", severity="critical", provokes="rollback")
+        def test_no_rollback_happened(provoked):
+            provoked(rollback=0)
+
+        @pytest.mark.chaos(title="promise unchecked", severity="critical", provokes={"dead-lettered": 2})
+        def test_promise_nobody_checked():
+            pass
+
+        @pytest.mark.chaos(title="rollback seen", severity="critical", provokes="rollback")
+        def test_rollback_happened(provoked):
+            provoked(rollback=1)
+        """
+    )
+    results = pytester.path / "results"
+    outcome = pytester.runpytest_subprocess("-p", "no:locust", f"--alluredir={results}")
+    outcome.assert_outcomes(passed=1, failed=2)
+    outcome.stdout.fnmatch_lines(["*ExperimentInconclusive*0 rollback (needs >= 1)*"])
+    outcome.stdout.fnmatch_lines(["*declares provokes={'dead-lettered': 2} but nothing checked it*"])
+    decision = decide(results, GatePolicy(min_experiments=1))
+    assert decision.verdict == HOLD, decision.reasons
+    kinds = {o.test: o.kind for o in decision.experiments}
+    assert kinds == {
+        "test_no_rollback_happened": "inconclusive",
+        "test_promise_nobody_checked": "inconclusive",
+        "test_rollback_happened": "",
+    }, kinds
+
+
+def test_a_misspelt_provocation_is_refused_at_collection(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.chaos(provokes="redelivery")
+        def test_x():
+            pass
+        """
+    )
+    outcome = pytester.runpytest_subprocess("-p", "no:locust")
+    assert outcome.ret != 0
+    outcome.stderr.fnmatch_lines(["*provokes 'redelivery' is not something chaoskit counts; allowed:*redelivered*"])
