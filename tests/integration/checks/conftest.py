@@ -1,5 +1,6 @@
-"""Environments for proving the checks on real components: the reference system, and the same
-system whose workflow-service is the broken commit-first double (fixtures/broken).
+"""Environments for proving the checks on real components: the reference system, the same
+system whose workflow-service is the broken commit-first double (fixtures/broken), and the
+same system whose redriver is the broken trace-dropping double (fixtures/broken).
 
 Each runs as local processes (the process runtime), started once and stopped at the end.
 ``experiment_on(runtime)`` builds what the plugin's ``experiment`` fixture would for that
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 import redis as redis_py
+import yaml
 
 from chaoskit.experiment import Experiment, KafkaClients, Load, Services, namespace_for
 from chaoskit.faults import Faults
@@ -27,6 +29,7 @@ from chaoskit.topology import load_topology
 ROOT = Path(__file__).resolve().parents[3]
 REFERENCE = ROOT / "docker-compose.chaos.yml"
 BROKEN = ROOT / "fixtures" / "broken" / "topology.yml"
+TRACE_DROPPING_REDRIVER = ROOT / "fixtures" / "broken" / "redriver_drops_trace.py"
 SEED = 20260816
 State = dict[str, dict[str, Any]]
 
@@ -44,6 +47,23 @@ def _environment(topology: Path) -> Iterator[ProcessRuntime]:
 def broken_system() -> Iterator[ProcessRuntime]:
     """The reference system with workflow-service committing before it applies."""
     yield from _environment(BROKEN)
+
+
+@pytest.fixture(scope="session")
+def trace_dropping_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessRuntime]:
+    """The reference system with a redriver that drops the trace id on every redrive and alert.
+
+    Its topology is the reference one with the redriver's command alone replaced, written
+    out at test time: one planted bug by construction, and no second copy of the
+    reference topology to keep in step.
+    """
+    document = yaml.safe_load(REFERENCE.read_text())
+    document["name"] = "chaoskit-broken-trace"
+    redriver = document["services"]["redriver"]["x-chaoskit"]
+    redriver["command"] = ["{python}", str(TRACE_DROPPING_REDRIVER)]
+    topology = tmp_path_factory.mktemp("trace-dropping") / "topology.yml"
+    topology.write_text(yaml.safe_dump(document, sort_keys=False))
+    yield from _environment(topology)
 
 
 @pytest.fixture(scope="module")
