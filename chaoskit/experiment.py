@@ -259,17 +259,27 @@ class Experiment:
     meta: dict[str, Any] = field(default_factory=dict)
     history: History | None = None
     results: list[CheckResult] = field(default_factory=list)
+    started_at: float = 0.0  # the experiment's t0 (its timeline's origin)
+    workdir: Path | None = None  # where its evidence files go
     recorder_stats: RecorderStats | None = None
     provocation: CheckResult | None = None  # set once what the fault provoked was checked
     _recorder: Recorder | None = None
 
-    def report_record(self, started_at: float, ended_at: float, workdir: Path) -> Any:
+    def wind_down(self) -> None:
+        """Stop the load, heal what is still injected and stop the recorder; safe to call
+        twice (the report calls it at the end of the test, the fixture at teardown)."""
+        self.load.stop()
+        self.faults.heal_all()
+        if self.recording_active:
+            self.stop_recording()
+
+    def report_record(self, started_at: float, ended_at: float, workdir: Path | None) -> Any:
         """This experiment's evidence, as the report files it."""
         from chaoskit import evidence
         from chaoskit.report.record import ExperimentRecord
 
         history_path = None
-        if self.history is not None:
+        if self.history is not None and workdir is not None:
             history_path = workdir / "history.jsonl"
             self.history.save(history_path)
         windows = [(w.name, w.injected_at, w.healed_at) for w in self.timeline.windows()]

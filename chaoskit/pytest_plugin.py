@@ -147,10 +147,11 @@ def chaos_namespace(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def timeline() -> Timeline:
-    """This experiment's record of fault windows (every inject and heal, timestamped)."""
+    """This experiment's record of fault windows (every inject and heal, timestamped). Its
+    origin is the experiment's t0: every explanation, step, plot and CSV counts from it."""
     from chaoskit.observe.timeline import Timeline
 
-    return Timeline()
+    return Timeline(origin=time.time())
 
 
 @pytest.fixture
@@ -223,13 +224,12 @@ def experiment(
     tmp_path: Path,
 ) -> Iterator[Experiment]:
     """Everything an experiment uses, with the steady-state helper and the checks; its
-    evidence (timeline plot, history, offending events, logs, load phases) goes to the
-    Allure report when one is being collected."""
+    evidence (timeline plot, history, offending events, logs, load phases) goes on the
+    test's own page of the Allure report when one is being collected (see
+    ``pytest_runtest_call``)."""
     from chaoskit.experiment import Experiment
-    from chaoskit.report.steps import collecting
 
     marker = request.node.get_closest_marker("chaos")
-    started = time.time()
     exp = Experiment(
         name=request.node.name,
         runtime=chaos_env,
@@ -242,15 +242,11 @@ def experiment(
         seed=chaos_options.seed,
         redis=redis,
         meta=dict(marker.kwargs) if marker else {},
+        started_at=timeline.origin or time.time(),  # one time base: the timeline's
+        workdir=tmp_path,
     )
     yield exp
-    load.stop()
-    if exp.recording_active:
-        exp.stop_recording()
-    if collecting():
-        from chaoskit.report import report_experiment
-
-        report_experiment(exp.report_record(started, time.time(), tmp_path))
+    exp.wind_down()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -301,11 +297,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
-    """Runs an experiment within its time budget, then holds it to what its marker promised."""
-    with _budget(item):
-        outcome = yield
+    """Runs an experiment within its time budget, files its evidence on the test's own page
+    of the report (passed or failed: during the call, not among the fixtures' teardown),
+    then holds it to what its marker promised."""
+    try:
+        with _budget(item):
+            outcome = yield
+    except Exception:
+        _report_evidence(item)
+        raise
+    _report_evidence(item)
     _promise_checked(item)
     return outcome
+
+
+def _report_evidence(item: pytest.Item) -> None:
+    """The experiment's checks, fault windows, timeline plot, history and logs, attached
+    while the test's own result is current. An interrupted run (KeyboardInterrupt) skips
+    this: it must stop, and its result says it was interrupted."""
+    from chaoskit.report.steps import collecting
+
+    exp = getattr(item, "funcargs", {}).get("experiment")
+    if exp is None or not collecting():
+        return
+    from chaoskit.report import report_experiment
+
+    exp.wind_down()
+    report_experiment(exp.report_record(exp.started_at, time.time(), exp.workdir))
 
 
 @contextmanager

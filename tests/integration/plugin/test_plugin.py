@@ -207,3 +207,37 @@ def test_a_misspelt_provocation_is_refused_at_collection(pytester: pytest.Pytest
     outcome = pytester.runpytest_subprocess("-p", "no:locust")
     assert outcome.ret != 0
     outcome.stderr.fnmatch_lines(["*provokes 'redelivery' is not something chaoskit counts; allowed:*redelivered*"])
+
+
+def test_an_experiments_evidence_is_on_its_own_page_of_the_report(pytester: pytest.Pytester) -> None:
+    """Passed or not, the checks, fault windows and timeline plot are attached to the test's
+    own result, not under Tear down among the fixtures' finalizers."""
+    import json
+
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.chaos(title="evidence on the page")
+        def test_with_a_fault(experiment):
+            with experiment.faults.latency("producer", "kafka", ms=50):
+                pass
+        """
+    )
+    results = pytester.path / "results"
+    outcome = pytester.runpytest_subprocess("-p", "no:locust", f"--chaos-topology={MINIMAL}", f"--alluredir={results}")
+    outcome.assert_outcomes(passed=1)
+    (result,) = [json.loads(p.read_text()) for p in results.glob("*-result.json")]
+
+    def names(node: dict) -> set[str]:
+        found = {a["name"] for a in node.get("attachments", [])}
+        for child in node.get("steps", []):
+            found |= names(child)
+        return found | {s["name"] for s in node.get("steps", [])}
+
+    on_page = names(result)
+    assert "timeline: load, DLQ and convergence under faults" in on_page, on_page
+    assert any(n.startswith("fault windows") or "latency" in n for n in on_page), on_page
+    containers = [json.loads(p.read_text()) for p in results.glob("*-container.json")]
+    afters = [a for c in containers for a in c.get("afters", [])]
+    assert not any("timeline" in n for after in afters for n in names(after)), afters

@@ -246,7 +246,8 @@ def test_results_carry_labels_steps_and_attachments(pytester: pytest.Pytester, m
 def test_a_fixture_teardown_report_lands_in_the_tests_tear_down(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Where the experiment fixture files its record: Allure shows it under Tear down."""
+    """A record a user's own fixture files at teardown: Allure shows it under Tear down (the
+    ``experiment`` fixture files its own during the test instead: see the plugin tests)."""
     results = run_experiments(pytester, monkeypatch)
     test = by_name(results)["test_reported_from_a_fixture"]
     assert labels(test, "story") == ["latency", "broker_loss"]
