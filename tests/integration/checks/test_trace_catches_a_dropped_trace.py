@@ -1,6 +1,6 @@
 """check_trace_continuity on real components: a redriver that drops the trace id on every
 redrive is caught, and the check names exactly the redriven events and the hop that lost
-their trace."""
+their trace; the real redriver, under the very same fault, keeps every trace (and no check fails)."""
 
 from __future__ import annotations
 
@@ -44,3 +44,18 @@ def test_a_redriver_that_drops_the_trace_fails_the_trace_check_naming_the_events
     text = str(failure)
     assert "FAILED trace: " in text
     assert all(o.event_id in text for o in trace.offenders[:50]), "the failure message names the events"
+
+
+def test_the_real_redriver_keeps_the_trace_under_the_same_fault(
+    reference_system, experiment_on, expected_state_of, tmp_path
+) -> None:
+    experiment = experiment_on(reference_system)
+    steps = [(1, experiment.faults.down("workflow-service", "document-service"), 3)]
+    results = run_drawn_schedule(
+        experiment, steps, workdir=tmp_path, expected_state=expected_state_of(experiment), method=METHOD
+    )
+    by_name = {r.name: r for r in results}
+    assert all(r.ok for r in results), "\n".join(r.explain() for r in results)
+    assert by_name["trace"].summary.startswith("trace kept across ")
+    assert set(experiment.history.select(Kind.REDRIVEN).event_id), "the fault parked events for the redriver"
+    assert by_name["lost_write"].ok
