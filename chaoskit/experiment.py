@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from chaoskit.load.runner import LoadRun
     from chaoskit.observe.history import History
     from chaoskit.observe.recorder import Recorder, RecorderStats
-    from chaoskit.verdicts import RetryPolicy
+    from chaoskit.verdicts import AckedRequest, RetryPolicy
 
 
 def namespace_for(nodeid: str) -> str:
@@ -207,6 +207,18 @@ class Load:
 
     def acked_event_ids(self) -> set[str]:
         return set().union(*(run.result.acked_event_ids() for run in self.runs if not run.running()))
+
+    def acked_requests(self) -> dict[str, AckedRequest]:
+        """Each acknowledged event's trace and when it was sent and acknowledged."""
+        from chaoskit.verdicts import AckedRequest
+
+        return {
+            r.event_id: AckedRequest(r.trace_id, r.start_time, r.end_time)
+            for run in self.runs
+            if not run.running()
+            for r in run.result.records
+            if r.ok
+        }
 
     def samples(self) -> list[tuple[float, float, bool]]:
         return [
@@ -434,7 +446,7 @@ class Experiment:
             final_state=self.final_state,
             timeline=self.timeline,
             consistency=consistency,
-            acked_by_load=self.load.acked_event_ids() if ran_load else None,
+            acked_by_load=self.load.acked_requests() if ran_load else None,
             samples=self.load.samples() if ran_load else None,
             retry=retry,
             slo=slo,

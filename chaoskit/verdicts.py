@@ -12,7 +12,7 @@ import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chaoskit.checks import (
     CheckResult,
@@ -29,6 +29,7 @@ from chaoskit.checks import (
     check_trace_continuity,
 )
 from chaoskit.checks.consistency import check_convergence, differences
+from chaoskit.checks.fate import origin_of, window_label
 from chaoskit.checks.result import name_ids
 from chaoskit.checks.slo import Phase
 from chaoskit.errors import ConfigError
@@ -76,19 +77,38 @@ def scope(history: History, namespace: str) -> History:
     return History(o for o in history if o.event_id in keep)
 
 
-def check_acks(history: History, acked_by_load: set[str], timeline: Timeline | None = None) -> CheckResult:
+class AckedRequest(NamedTuple):
+    """What the load generator knows of an acknowledged event: its trace and when it was
+    sent and acknowledged (unix seconds)."""
+
+    trace_id: str | None
+    sent_at: float
+    acked_at: float
+
+
+def check_acks(
+    history: History, acked_by_load: Mapping[str, AckedRequest], timeline: Timeline | None = None
+) -> CheckResult:
     """Every event the load generator saw acknowledged is in the requests topic: an ack
-    the system gave for an event it did not keep is a lost event at the door."""
-    in_kafka = {eid for eid in history.event_ids() if any(o.kind == Kind.ACKED for o in history.for_event(eid))}
-    missing = sorted(acked_by_load - in_kafka)
+    the system gave for an event it did not keep is a lost event at the door. An offender
+    names its trace and the fault window open while it was in flight (sent to acked)."""
+    in_kafka = {history.event_id(n) for n in set(history.select(Kind.ACKED).event)}
+    missing = sorted(acked_by_load.keys() - in_kafka, key=lambda eid: acked_by_load[eid].sent_at)
     if not missing:
         return CheckResult(
             "acks",
             True,
             f"all {len(acked_by_load)} events acknowledged to the load generator are in the requests topic",
         )
+    origin = origin_of(history, timeline)
     offenders = tuple(
-        Offender(eid, None, "in the requests topic (acknowledged to the client)", "not in the topic", None)
+        Offender(
+            eid,
+            acked_by_load[eid].trace_id,
+            "in the requests topic (acknowledged to the client)",
+            f"acknowledged at {acked_by_load[eid].acked_at - origin:.2f}s but not in the topic",
+            window_label(timeline, acked_by_load[eid].sent_at, acked_by_load[eid].acked_at, origin),
+        )
         for eid in missing
     )
     return CheckResult(
@@ -106,7 +126,7 @@ def judge(
     final_state: Callable[[], State],
     timeline: Timeline,
     consistency: CheckResult | None = None,
-    acked_by_load: set[str] | None = None,
+    acked_by_load: Mapping[str, AckedRequest] | None = None,
     samples: Sequence[tuple[float, float, bool]] | None = None,
     retry: RetryPolicy | None = None,
     slo: Slo | Mapping[Phase, Slo] | None = None,
