@@ -79,6 +79,15 @@ class Plan:
         used += [p.listen_port for p in self.proxies.values()]
         return used
 
+    def ports_of(self, component: str, kind: str) -> list[int]:
+        """Every port ``component`` (of ``kind``) listens on: Kafka's INTERNAL, CONTROLLER
+        and per-link listeners, Toxiproxy's API and every proxy, else its one port."""
+        if kind == "kafka":
+            return [self.direct[component], self.kafka_controller_port, *self.kafka_link_ports.values()]
+        if kind == "toxiproxy":
+            return [self.direct[component], *(p.listen_port for p in self.proxies.values())]
+        return [self.direct[component]]
+
 
 def ports_needed(topology: Topology) -> int:
     kafka = topology.of_kind("kafka")

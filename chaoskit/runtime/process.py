@@ -4,7 +4,11 @@ Kafka (KRaft, from the pinned jars), Redis and Toxiproxy run from the install ca
 services under test run with the commands their ``x-chaoskit`` blocks give. Every process
 gets its own session (so a signal reaches its whole tree), a log file in the environment
 directory, and a ``CHAOSKIT_ENV`` tag in its environment so a crashed run's leftovers can
-be found and swept even if their record is gone.
+be found and swept (see :func:`chaoskit.runtime.state.stray_processes` for how).
+
+Killing, stopping, restarting and wiping a component wait until its old process has exited
+and its ports can be bound again: otherwise the health probe of the "new" component could
+be answered by the old one, and an experiment would judge a fault that never happened.
 """
 
 from __future__ import annotations
@@ -42,13 +46,14 @@ from chaoskit.runtime.plan import (
     resolve_template,
 )
 from chaoskit.runtime.planned import PlannedRuntime
-from chaoskit.runtime.ports import allocate_ports, release_ports
+from chaoskit.runtime.ports import allocate_ports, port_is_free, release_ports
 from chaoskit.runtime.probes import answers
 from chaoskit.runtime.state import EnvRecord, ProcessRecord, all_records, new_env_id, stray_processes, terminate
 from chaoskit.runtime.topics import create_topics
 from chaoskit.topology import Component, Topology
 
 STOP_GRACE_S = 10.0
+GONE_TIMEOUT_S = 15.0
 PORT_ATTEMPTS = 3
 _PORT_TAKEN = ("address already in use", "Address already in use", "BindException")
 
@@ -77,11 +82,13 @@ class ProcessRuntime(PlannedRuntime):
         owner_pid: int | None = None,
         keep: bool = False,
         start_timeout_s: float = 60.0,
+        gone_timeout_s: float = GONE_TIMEOUT_S,
     ) -> None:
         self.topology = topology
         self.owner_pid = owner_pid
         self.keep = keep
         self.start_timeout_s = start_timeout_s
+        self.gone_timeout_s = gone_timeout_s
         self.record: EnvRecord | None = None
         self._popen: dict[str, subprocess.Popen[bytes]] = {}
         self._components: install.Components | None = None
@@ -214,20 +221,23 @@ class ProcessRuntime(PlannedRuntime):
         self._wait_healthy(comp)
 
     def stop(self, component: str) -> None:
-        """SIGTERM (a graceful shutdown), SIGKILL after a grace period."""
+        """SIGTERM (a graceful shutdown), SIGKILL after a grace period; returns once the
+        process is gone and its ports are free."""
         self._set_desired(component, "stopped")
         proc = self._live(component)
         if proc is not None:
             terminate([proc, *_children(proc)], grace_s=STOP_GRACE_S)
+        self._await_gone(component, proc)
         self._reap(component)
 
     def kill(self, component: str) -> None:
-        """SIGKILL the component's whole process group: a crash, no shutdown hooks."""
+        """SIGKILL the component's whole process group: a crash, no shutdown hooks. Returns
+        once the process is gone and its ports are free."""
         self._set_desired(component, "stopped")
         proc = self._live(component)
         if proc is not None:
             self._signal(proc, signal.SIGKILL)
-            psutil.wait_procs([proc], timeout=STOP_GRACE_S)
+        self._await_gone(component, proc)
         self._reap(component)
 
     def pause(self, component: str) -> None:
@@ -242,11 +252,13 @@ class ProcessRuntime(PlannedRuntime):
         self._set_desired(component, "running")
 
     def restart(self, component: str) -> None:
+        """Stop (waiting until the old process and its ports are gone), then start."""
         self.stop(component)
         self.start(component)
 
     def wipe(self, component: str) -> None:
-        """Kill a stateful component, delete its data, start it fresh (topics re-created)."""
+        """Kill a stateful component, delete its data, start it fresh (topics re-created).
+        The kill waits for the old process to be gone, so the fresh one is what answers."""
         comp = self.topology.component(component)
         if comp.kind not in ("kafka", "redis"):
             raise ChaoskitError(f"wipe applies to kafka and redis, not {component!r} (kind {comp.kind})")
@@ -501,6 +513,36 @@ class ProcessRuntime(PlannedRuntime):
             raise ChaoskitError(f"{component} is not running in environment {self.env_id}")
         return proc
 
+    def _ports(self, component: str) -> list[int]:
+        if component in self._instances:
+            return [int(self._instances[component]["port"])]
+        return self.plan.ports_of(component, self.topology.component(component).kind)
+
+    def _await_gone(self, component: str, old: psutil.Process | None) -> None:
+        """Wait until ``old`` (the component's last process) has exited and every port the
+        component listens on can be bound again; raise, naming the component, the pid and the
+        ports, if that does not happen within ``gone_timeout_s``."""
+        ports = self._ports(component)
+
+        def gone() -> bool:
+            return (old is None or not _running(old)) and all(port_is_free(port) for port in ports)
+
+        try:
+            health.wait_for(gone, self.gone_timeout_s, f"{component} to exit")
+        except health.DeadlineExceeded:
+            pid = old.pid if old is not None else None
+            held = [f"{port}{_holder(port)}" for port in ports if not port_is_free(port)]
+            why = []
+            if old is not None and _running(old):
+                why.append(f"pid {pid} is still alive")
+            if held:
+                why.append(f"port(s) {', '.join(held)} still bound")
+            raise ChaoskitError(
+                f"{component} (pid {pid}, ports {', '.join(map(str, ports))}) did not go away within "
+                f"{self.gone_timeout_s:g} s: {' and '.join(why) or 'it went away just now'}; a new one "
+                f"could not bind, or its health probe would be answered by the old process"
+            ) from None
+
     def _signal(self, proc: psutil.Process, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
@@ -521,6 +563,24 @@ class ProcessRuntime(PlannedRuntime):
         self._rec.save()
 
 
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _holder(port: int) -> str:
+    """`` (by pid N: name)`` for the process listening on ``port``, when it can be seen."""
+    try:
+        for conn in psutil.net_connections("tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+                return f" (by pid {conn.pid}: {psutil.Process(conn.pid).name()})"
+    except psutil.Error:
+        pass
+    return ""
+
+
 def _children(proc: psutil.Process) -> list[psutil.Process]:
     try:
         return proc.children(recursive=True)
@@ -529,15 +589,12 @@ def _children(proc: psutil.Process) -> list[psutil.Process]:
 
 
 def _down_record(record: EnvRecord) -> None:
-    """Stop every process of a recorded environment (checked by pid and start time), then
-    any stray still tagged with its id, and delete its directory."""
-    procs = []
-    for proc_rec in record.processes.values():
-        proc = proc_rec.process()
-        if proc is not None:
-            procs.extend([proc, *_children(proc)])
-    terminate(procs, grace_s=STOP_GRACE_S)
-    terminate(stray_processes(record.id), grace_s=2.0)
+    """Stop every process of a recorded environment (by pid and start time, session, log or
+    tag) and what they forked, and delete its directory."""
+    procs = {}
+    for proc in stray_processes(record.id):
+        procs.update({p.pid: p for p in [proc, *_children(proc)]})
+    terminate(list(procs.values()), grace_s=STOP_GRACE_S)
     shutil.rmtree(record.dir, ignore_errors=True)
 
 

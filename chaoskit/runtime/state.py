@@ -4,6 +4,11 @@ Each environment has a directory ``<state dir>/<id>/`` holding ``env.json`` (run
 topology, plan, owner, processes), ``logs/`` and ``data/``. The record is written before
 any process starts and after every change, so a run killed with SIGKILL at any moment
 leaves enough behind for the next ``up`` (or ``chaoskit down --all``) to sweep it.
+
+A process of an environment is recognised by marks it cannot erase by itself: its recorded
+pid with its start time, its session (every component is started as a session leader), and
+its stdout (the component's log file). The ``CHAOSKIT_ENV`` variable in its environment is
+only one more sign: Redis writes its process title over its environment block.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 import os
 import secrets
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,24 +38,51 @@ def new_env_id() -> str:
 
 @dataclass
 class ProcessRecord:
-    """A started process: pid plus its start time, so a reused pid is never mistaken for it."""
+    """A started process: pid plus its start time, so a reused pid is never mistaken for it,
+    and its session id when it leads its own session, so what it forked is still found after
+    it died."""
 
     pid: int
     create_time: float
+    sid: int | None = None
 
     @classmethod
     def of(cls, pid: int) -> ProcessRecord:
-        return cls(pid=pid, create_time=psutil.Process(pid).create_time())
+        return cls(pid=pid, create_time=psutil.Process(pid).create_time(), sid=pid if _sid(pid) == pid else None)
 
     def process(self) -> psutil.Process | None:
         """The live process this record names, or None if it is gone (or the pid was reused)."""
         try:
             proc = psutil.Process(self.pid)
-            if abs(proc.create_time() - self.create_time) > 0.01 or proc.status() == psutil.STATUS_ZOMBIE:
+            if not self._same_start(proc) or proc.status() == psutil.STATUS_ZOMBIE:
                 return None
             return proc
         except psutil.Error:
             return None
+
+    def session_is_ours(self) -> bool:
+        """Whether the processes in session ``sid`` are this process's: its leader is this
+        process, or the leader is gone. A session's number is not given to a new process
+        while any process is still in that session (the kernel keeps a pid allocated while it
+        names a live session or process group), so a leaderless session is still ours."""
+        if self.sid is None:
+            return False
+        try:
+            return self._same_start(psutil.Process(self.sid))
+        except psutil.NoSuchProcess:
+            return True
+        except psutil.Error:
+            return False
+
+    def _same_start(self, proc: psutil.Process) -> bool:
+        return abs(proc.create_time() - self.create_time) <= 0.01
+
+
+def _sid(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None
 
 
 @dataclass
@@ -90,6 +123,31 @@ class EnvRecord:
         """True when the environment had an owner (a pytest run) that is gone and not kept."""
         return self.owner is not None and not self.keep and self.owner.process() is None
 
+    def owner_alive(self) -> bool:
+        """True while the run that made this environment is alive: nobody else may take it
+        away without naming it."""
+        return self.owner is not None and self.owner.process() is not None
+
+    def ownership(self) -> str:
+        """Whose the environment is, in words a user can act on."""
+        if self.owner is None:
+            return "no owner process (started by `chaoskit up`)"
+        proc = self.owner.process()
+        if proc is None:
+            return f"{'kept' if self.keep else 'orphaned'} (owner pid {self.owner.pid} gone)"
+        try:
+            command = " ".join(proc.cmdline())
+        except psutil.Error:
+            command = "?"
+        return f"owned by live pid {self.owner.pid} ({command[:160]})"
+
+    def age(self) -> str:
+        """How long ago the environment was made, short enough for a listing column."""
+        seconds = max(0, int(time.time() - self.created))
+        if seconds < 120:
+            return f"{seconds}s"
+        return f"{seconds // 60}m" if seconds < 7200 else f"{seconds // 3600}h"
+
 
 def all_records() -> list[EnvRecord]:
     root = state_root()
@@ -103,19 +161,44 @@ def all_records() -> list[EnvRecord]:
 
 
 def stray_processes(env_id: str | None = None) -> list[psutil.Process]:
-    """Processes chaoskit started (tagged with CHAOSKIT_ENV), for one environment or all."""
+    """Processes of one environment (or of all), found by any of their marks: the recorded
+    pid and start time, the recorded session, a stdout that is one of the environment's
+    logs, or the ``CHAOSKIT_ENV`` tag. Works for a process whose record is gone and for one
+    that overwrote its environment block, though not for both at once if it also closed its
+    stdout."""
+    records = [r for r in all_records() if r.runtime == "process" and (env_id is None or r.id == env_id)]
+    sessions = {p.sid for r in records for p in r.processes.values() if p.session_is_ours()}
+    recorded = {proc.pid for r in records for p in r.processes.values() if (proc := p.process()) is not None}
     found = []
     me = os.getpid()
     for proc in psutil.process_iter(["pid"]):
         if proc.pid == me:
             continue
-        try:
-            tag = proc.environ().get("CHAOSKIT_ENV")
-        except (psutil.Error, OSError):
-            continue
-        if tag and (env_id is None or tag == env_id):
+        tags = {_stdout_env(proc.pid), _env_tag(proc)} - {None}
+        if proc.pid in recorded or _sid(proc.pid) in sessions or (tags and (env_id is None or env_id in tags)):
             found.append(proc)
     return found
+
+
+def _env_tag(proc: psutil.Process) -> str | None:
+    try:
+        return proc.environ().get("CHAOSKIT_ENV")
+    except (psutil.Error, OSError):
+        return None
+
+
+def _stdout_env(pid: int) -> str | None:
+    """The id of the environment whose log file is this process's stdout
+    (``<state dir>/<id>/logs/<name>.log``), read from /proc; None elsewhere or otherwise.
+    A file descriptor outlives whatever a process writes over its own memory."""
+    try:
+        target = os.readlink(f"/proc/{pid}/fd/1")
+    except OSError:
+        return None
+    log = Path(target.removesuffix(" (deleted)"))
+    if log.parent.name != "logs" or log.parent.parent.parent != state_root().resolve():
+        return None
+    return log.parent.parent.name
 
 
 def terminate(procs: list[psutil.Process], grace_s: float = 5.0) -> None:

@@ -16,7 +16,7 @@ import pytest
 import redis
 from confluent_kafka import Consumer, Producer
 
-from chaoskit.errors import ComponentStartError
+from chaoskit.errors import ChaoskitError, ComponentStartError
 from chaoskit.runtime.health import wait_for
 from chaoskit.runtime.process import ProcessRuntime, sweep_orphans
 from chaoskit.runtime.state import all_records, state_root, stray_processes
@@ -284,3 +284,66 @@ def test_a_port_taken_between_choosing_and_binding_is_retried_on_new_ports(monke
     finally:
         squatter.close()
         rt.down()
+
+
+def test_wipe_answers_from_a_fresh_redis_only_after_the_old_one_is_gone(runtime):
+    """A wipe whose health probe the old process answered would report a recovery from a
+    loss that never happened: the old pid is gone and the data with it."""
+    host, port = runtime.endpoint("redis").split(":")
+    client = redis.Redis(host=host, port=int(port), socket_timeout=2)
+    client.set("before-the-wipe", "1")
+    old_pid = runtime.status()["components"]["redis"]["pid"]
+    runtime.wipe("redis")
+    assert not psutil.pid_exists(old_pid) or psutil.Process(old_pid).status() == psutil.STATUS_ZOMBIE
+    assert runtime.status()["components"]["redis"]["pid"] != old_pid
+    assert client.get("before-the-wipe") is None
+
+
+# A service that hands its listening socket to a child in another session before it waits:
+# killing the service's process group leaves the port bound, as a daemonising helper would.
+_STUBBORN = """
+import socket, subprocess, sys, threading
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind(("127.0.0.1", int(sys.argv[1])))
+sock.listen()
+wait = "import threading; threading.Event().wait()"
+subprocess.Popen([sys.executable, "-c", wait], pass_fds=[sock.fileno()], start_new_session=True)
+threading.Event().wait()
+"""
+_STUBBORN_TOPOLOGY = """
+name: stubborn
+services:
+  kafka:
+    image: apache/kafka:4.3.1
+    x-chaoskit: {kind: kafka}
+  toxiproxy:
+    image: ghcr.io/shopify/toxiproxy:2.12.0
+    x-chaoskit: {kind: toxiproxy}
+  stubborn:
+    image: python:3.11-slim
+    x-chaoskit:
+      kind: service
+      command: ["{python}", "stubborn.py", "{port}"]
+"""
+
+
+def test_a_component_whose_port_stays_bound_after_a_kill_is_named_not_restarted(tmp_path):
+    (tmp_path / "stubborn.py").write_text(_STUBBORN)
+    (tmp_path / "topology.yml").write_text(_STUBBORN_TOPOLOGY)
+    rt = ProcessRuntime(load_topology(tmp_path / "topology.yml"), owner_pid=os.getpid(), gone_timeout_s=3)
+    rt.up()
+    env_id = rt.env_id
+    try:
+        pid = rt.status()["components"]["stubborn"]["pid"]
+        port = rt.endpoint("stubborn").split(":")[1]
+        wait_for(lambda: psutil.Process(pid).children(), 30, "the stubborn service to hand its socket over")
+        with pytest.raises(ChaoskitError) as info:
+            rt.kill("stubborn")
+        message = str(info.value)
+        assert f"stubborn (pid {pid}, ports {port})" in message, message
+        assert f"port(s) {port}" in message and "still bound" in message, message
+        assert rt.status()["components"]["stubborn"]["state"] == "stopped", "a second process was started"
+    finally:
+        rt.down()
+    assert not stray_processes(env_id), "down left the detached child holding the port"

@@ -89,3 +89,13 @@ def test_allocated_ports_are_free_distinct_and_outside_the_ephemeral_range():
         assert not set(ports) & set(more)
     finally:
         release_ports(ports + more)
+
+
+def test_ports_of_a_component_are_every_port_it_listens_on(topology, plan):
+    kafka = plan.ports_of("kafka", "kafka")
+    assert kafka == [plan.direct["kafka"], plan.kafka_controller_port, *plan.kafka_link_ports.values()]
+    toxiproxy = plan.ports_of("toxiproxy", "toxiproxy")
+    assert toxiproxy[0] == plan.direct["toxiproxy"]
+    assert sorted(toxiproxy[1:]) == sorted(p.listen_port for p in plan.proxies.values())
+    assert plan.ports_of("redis", "redis") == [plan.direct["redis"]]
+    assert sorted(p for c in topology.components.values() for p in plan.ports_of(c.name, c.kind)) == sorted(plan.ports)
