@@ -31,9 +31,9 @@ from chaoskit.checks import (
 from chaoskit.checks.consistency import check_convergence, differences
 from chaoskit.checks.fate import origin_of, window_label
 from chaoskit.checks.result import name_ids
-from chaoskit.checks.slo import Phase
 from chaoskit.errors import ConfigError
 from chaoskit.observe.history import History, Kind
+from chaoskit.observe.phases import Phase
 from chaoskit.observe.records import Record, Topics, UnparseableRecord, observation_from_record
 from chaoskit.observe.timeline import Timeline
 from chaoskit.runtime.health import DeadlineExceeded, wait_for

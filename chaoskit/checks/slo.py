@@ -1,28 +1,25 @@
 """SLO: error rate and latency percentiles per phase, before, during and after the faults.
 
-Samples are ``(time, latency_ms, ok)``, one per request or one per second. A sample is
-``during`` when some fault window is open, ``before`` when it precedes the first
-injection, and ``after`` otherwise (recovery, and the gaps between faults). Each phase
-has its own thresholds (a fault may degrade the service but not past its budget);
+Samples are ``(time, latency_ms, ok)``, one per request. A sample's phase is the one
+``chaoskit.observe.phases`` gives its span ``[time, time + latency]``, as in the load's
+phase table: ``during`` when it met some fault window, ``before`` when it ended before
+the first injection, ``after`` otherwise (recovery, and the gaps between faults). Each
+phase has its own thresholds (a fault may degrade the service but not past its budget);
 latency percentiles are over successful samples, errors count against the error rate.
 """
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
 from chaoskit.checks.fate import origin_of
 from chaoskit.checks.result import CheckResult, Offender
 from chaoskit.errors import ConfigError
-from chaoskit.observe.timeline import FaultWindow, Timeline
+from chaoskit.observe.phases import PHASES, Phase, edges, percentile, phase_of
+from chaoskit.observe.timeline import Timeline
 
 NAME = "slo"
-Phase = Literal["before", "during", "after"]
-PHASES: tuple[Phase, ...] = ("before", "during", "after")
 Sample = tuple[float, float, bool]
 
 
@@ -38,35 +35,11 @@ class Slo:
             raise ConfigError(
                 f"Slo.max_error_rate={self.max_error_rate!r} is not allowed; expected a fraction in [0, 1]"
             )
-        for percentile, bound in self.max_latency_ms.items():
-            if not 0 < percentile <= 100 or bound < 0:
+        for rank, bound in self.max_latency_ms.items():
+            if not 0 < rank <= 100 or bound < 0:
                 raise ConfigError(
-                    f"Slo.max_latency_ms has {percentile!r}: {bound!r}; "
-                    "expected percentile in (0, 100] → bound in ms ≥ 0"
+                    f"Slo.max_latency_ms has {rank!r}: {bound!r}; expected percentile in (0, 100] → bound in ms ≥ 0"
                 )
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile of an ascending list (the value p% of samples do not exceed)."""
-    return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
-
-
-def edges(windows: Sequence[FaultWindow]) -> list[float]:
-    """The fault windows merged into disjoint spans, flattened: [start, end, start, end...]."""
-    flat: list[float] = []
-    for window in sorted(windows, key=lambda w: w.injected_at):
-        end = math.inf if window.healed_at is None else window.healed_at
-        if flat and window.injected_at <= flat[-1]:
-            flat[-1] = max(flat[-1], end)
-        else:
-            flat += [window.injected_at, end]
-    return flat
-
-
-def phase_of(t: float, spans: list[float]) -> Phase:
-    """The phase of time ``t`` given ``edges(windows)``: one bisection per sample."""
-    position = bisect_right(spans, t)
-    return "before" if position == 0 else "during" if position % 2 else "after"
 
 
 def check_slo(samples: Iterable[Sample], timeline: Timeline, slo: Slo | Mapping[Phase, Slo]) -> CheckResult:
@@ -78,9 +51,9 @@ def check_slo(samples: Iterable[Sample], timeline: Timeline, slo: Slo | Mapping[
     latencies: dict[Phase, list[float]] = {p: [] for p in PHASES}
     errors = dict.fromkeys(PHASES, 0)
     windows = timeline.windows()
-    spans = edges(windows)
+    spans = edges((w.injected_at, w.healed_at) for w in windows)
     for t, latency_ms, ok in samples:
-        phase = phase_of(t, spans)
+        phase = phase_of(t, t + latency_ms / 1000.0, spans)
         if ok:
             latencies[phase].append(latency_ms)
         else:
@@ -108,7 +81,8 @@ def check_slo(samples: Iterable[Sample], timeline: Timeline, slo: Slo | Mapping[
         for p, bound in sorted(limits.max_latency_ms.items()):
             if not values:
                 continue
-            value = percentile(values, p)
+            value = percentile(values, p / 100)
+            assert value is not None  # values is not empty
             measured.append(f"p{p:g} {value:.0f}ms (≤ {bound:g}ms)")
             if value > bound:
                 observed = f"p{p:g} = {value:.0f}ms over {len(values)} successful samples"

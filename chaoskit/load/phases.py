@@ -2,8 +2,8 @@
 
 A window is ``(name, start_epoch, end_epoch)``, or a window recorded by the fault
 timeline (anything with ``name``, ``injected_at`` and ``healed_at``); an end of None, a
-fault never healed, lasts to the end of the run. A
-request belongs to a window's phases by its whole span ``[start, start + latency]``:
+fault never healed, lasts to the end of the run. A request belongs to a window's phases
+by its whole span, as ``chaoskit.observe.phases`` defines them for the SLO check too:
 
 - *during*: the span overlaps the window (a request sent just before a broker pause that
   hangs into it felt the fault, so it counts here);
@@ -20,12 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 from chaoskit.errors import ConfigError
 from chaoskit.load.records import RequestRecord, summarize
-
-Phase = Literal["before", "during", "after"]
+from chaoskit.observe.phases import Phase, overlaps
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class Window:
     end: float
 
     def overlaps(self, record: RequestRecord) -> bool:
-        return record.start_time <= self.end and record.end_time >= self.start
+        return overlaps(record.start_time, record.end_time, self.start, self.end)
 
 
 @dataclass(frozen=True)

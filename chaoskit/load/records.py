@@ -15,13 +15,14 @@ approximations, because the records are all at hand anyway.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 import orjson
+
+from chaoskit.observe.phases import percentile
 
 
 class RequestRecord(NamedTuple):
@@ -92,14 +93,6 @@ def describe_error(exception: BaseException) -> str:
     """A record's ``error``: the exception's text, cut to a few hundred characters."""
     text = str(exception) or type(exception).__name__
     return text if len(text) <= _ERROR_LENGTH else text[: _ERROR_LENGTH - 3] + "..."
-
-
-def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
-    """Nearest-rank percentile of an ascending sequence (``fraction`` in 0..1)."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 def summarize(records: Iterable[Sequence[Any]]) -> Summary:

@@ -4,8 +4,10 @@ import pytest
 from checks_stories import T0, fault
 
 from chaoskit.checks import Slo, check_slo
-from chaoskit.checks.slo import edges, percentile, phase_of
 from chaoskit.errors import ConfigError
+from chaoskit.load.phases import phases
+from chaoskit.load.records import RequestRecord
+from chaoskit.observe.phases import edges, percentile, phase_of
 
 DOWN = "down workflow-service->document-service"
 
@@ -16,16 +18,16 @@ def samples(start: float, end: float, latency_ms: float, ok: bool = True) -> lis
 
 def test_nearest_rank_percentile():
     values = sorted(float(v) for v in range(1, 101))
-    assert [percentile(values, p) for p in (50, 95, 99, 100)] == [50.0, 95.0, 99.0, 100.0]
-    assert percentile([7.0], 99) == 7.0
+    assert [percentile(values, p) for p in (0.50, 0.95, 0.99, 1.0)] == [50.0, 95.0, 99.0, 100.0]
+    assert percentile([7.0], 0.99) == 7.0
 
 
 def test_phases_follow_the_fault_windows():
     timeline = fault(DOWN, 10.0, 20.0)
     second = timeline.record_inject("latency", "x", {}, at=T0 + 30.0)
     timeline.record_heal(second, at=T0 + 35.0)
-    spans = edges(timeline.windows())
-    assert [phase_of(T0 + t, spans) for t in (5, 10, 15, 20, 25, 30, 40)] == [
+    spans = edges((w.injected_at, w.healed_at) for w in timeline.windows())
+    assert [phase_of(T0 + t, T0 + t, spans) for t in (5, 10, 15, 20, 25, 30, 40)] == [
         "before",
         "during",
         "during",
@@ -69,3 +71,20 @@ def test_bad_thresholds_are_refused():
         Slo(2, {99: 100})
     with pytest.raises(ConfigError, match="phases \\['while'\\]"):
         check_slo([], fault(DOWN, 1, 2), {"while": Slo()})
+
+
+def test_the_report_phase_table_and_the_slo_verdict_file_a_request_alike():
+    """One definition of phases: a request sent just before the fault that hangs into it
+    is *during* in both the load's phase table and the SLO check."""
+    timeline = fault(DOWN, 10.0, 20.0)
+    spans = edges((w.injected_at, w.healed_at) for w in timeline.windows())
+    requests = [
+        RequestRecord("a", "t", "k", 1, True, T0 + 5.0, 100.0),  # before
+        RequestRecord("b", "t", "k", 1, True, T0 + 9.5, 1500.0),  # sent before, hangs into the fault
+        RequestRecord("c", "t", "k", 1, True, T0 + 15.0, 10.0),  # during
+        RequestRecord("d", "t", "k", 1, True, T0 + 25.0, 10.0),  # after
+    ]
+    table = {p.phase: p.requests for p in phases(requests, timeline.windows(), T0, T0 + 30)}
+    slo = [phase_of(r.start_time, r.end_time, spans) for r in requests]
+    assert slo == ["before", "during", "during", "after"]
+    assert table == {"before": slo.count("before"), "during": slo.count("during"), "after": slo.count("after")}

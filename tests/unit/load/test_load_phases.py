@@ -6,7 +6,8 @@ import pytest
 
 from chaoskit.errors import ConfigError
 from chaoskit.load.phases import phases
-from chaoskit.load.records import RequestRecord, percentile, summarize
+from chaoskit.load.records import RequestRecord, summarize
+from chaoskit.observe.phases import percentile
 from chaoskit.observe.timeline import Timeline
 
 
