@@ -5,6 +5,7 @@ that Chaos Toolkit made common.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 import uuid
@@ -17,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from chaoskit.checks.consistency import check_convergence, differences
 from chaoskit.errors import ConfigError, ExperimentInconclusive
 from chaoskit.guard import ensure_own_endpoint
+from chaoskit.observe.records import Record, Topics, UnparseableRecord, observation_from_record
 from chaoskit.runtime.base import Runtime
 from chaoskit.runtime.health import QUIET_KAFKA_LOG, DeadlineExceeded, wait_for
 
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
     from chaoskit.load.runner import LoadRun
     from chaoskit.observe.history import History
     from chaoskit.observe.recorder import Recorder, RecorderStats
-    from chaoskit.verdicts import AckedRequest, RetryPolicy
+    from chaoskit.verdicts import AckedRequest, RetryPolicy, State
 
 
 def namespace_for(nodeid: str) -> str:
@@ -395,8 +398,6 @@ class Experiment:
         ``provokes`` (default: the ``chaos`` marker's) is what the fault must have provoked
         for the hypothesis to be tested at all (see ``checks/provocation.py``); short of it,
         or when the evidence cannot decide, the experiment is inconclusive, never passed."""
-        from chaoskit.verdicts import settle
-
         if self._recorder is None and self.history is None:
             raise ConfigError("verify() needs a recorded history: run the method inside `with experiment.recording():`")
         converged = None
@@ -404,7 +405,7 @@ class Experiment:
             # first wait until every event is decided and the state converged, with the
             # recorder still running, so the history holds the work the system finished
             # after the method ended (a consumer catching up, a redrive after its backoff)
-            converged = settle(self, expected_state, consistency_bound_s)
+            converged = self.settle(expected_state, consistency_bound_s)
         self.stop_recording()
         declared = self.meta.get("provokes") if provokes is None else provokes
         self.results = self.judge(consistency=converged, retry=retry, slo=slo, provokes=declared)
@@ -453,6 +454,56 @@ class Experiment:
             load_runs=self.load.figures() if ran_load else None,
         )
         return results
+
+    def settle(self, expected_state: Callable[[], State], bound_s: float) -> CheckResult:
+        """Wait (at most ``bound_s``) until every event of the experiment is decided and its state
+        matches the verifier's, and return the consistency verdict over the snapshots taken meanwhile.
+
+        Call it after the load and the faults, with the recorder still running (before
+        ``stop_recording()`` or ``verify()``): the record is complete only once the
+        system has settled. Matching state alone is not settled: an older
+        version parked in the DLQ is still to be redriven (and applied as a no-op) after a newer
+        one already shows. ``expected_state`` is read again at every poll, narrowed to the
+        experiment's keys, because an event alerted meanwhile leaves it.
+        """
+        since = time.time()
+        snapshots: list[tuple[float, State]] = []
+        expected: dict[str, Mapping[str, Any]] = {}
+
+        def settled() -> bool:
+            nonlocal expected
+            expected = {key: doc for key, doc in expected_state().items() if key.startswith(self.namespace)}
+            snapshots.append((time.time(), self.final_state()))
+            return not differences(expected, snapshots[-1][1]) and not self._undecided()
+
+        # past the bound, the verdict says what did not converge; the other checks name the undecided events
+        with contextlib.suppress(DeadlineExceeded):
+            wait_for(settled, bound_s, "the events decided and the state converged", interval_s=0.5)
+        return check_convergence(expected, snapshots, bound_s, since, self.timeline)
+
+    def _undecided(self) -> set[str]:
+        """Events of the experiment in the requests topic with neither a processed record (applied
+        or a no-op) nor an alert yet. Reads the topics from their start: experiment-sized."""
+        roles = self.topics
+        topics = Topics(
+            requests=roles["requests"], processed=roles["processed"], dlq=roles["dlq"], alerts=roles["alerts"]
+        )
+
+        def observed(topic: str) -> list[Any]:
+            found = []
+            for message in self.kafka.read_all(topic):
+                try:
+                    found.append(observation_from_record(Record.from_message(message), topics))
+                except UnparseableRecord:
+                    continue  # not a record of this system's contract; the recorder counts those
+            return found
+
+        mine = self.namespace
+        requested = {o.event_id for o in observed(topics.requests) if str(o.detail.get("key", "")).startswith(mine)}
+        if not requested:
+            return set()
+        decided = {o.event_id for topic in (topics.processed, topics.alerts) for o in observed(topic)}
+        return requested - decided
 
     @contextmanager
     def steady_state(self, *probes: Probe, settle_s: float = 30.0) -> Iterator[None]:

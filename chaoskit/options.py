@@ -1,9 +1,15 @@
-"""The resolved ``--chaos-*`` options of a run."""
+"""The resolved ``--chaos-*`` options of a run, and where the plugin keeps them.
+
+The key lives here, below both the main plugin (which stashes the options) and the
+Allure plugin (which reads them), so neither reaches into the other.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 
 @dataclass(frozen=True)
@@ -12,3 +18,6 @@ class ChaosOptions:
     topology: Path
     seed: int
     keep: bool
+
+
+OPTIONS = pytest.StashKey[ChaosOptions]()

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from chaoskit.errors import ChaoskitError, ConfigError, ExperimentInconclusive, ExperimentTimeout
-from chaoskit.options import ChaosOptions
+from chaoskit.marker import FIELDS, SEVERITIES
+from chaoskit.options import OPTIONS, ChaosOptions
 from chaoskit.runtime.base import Runtime
 from chaoskit.topology import load_topology
 
@@ -78,7 +79,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "must provoke for the hypothesis to be tested at all",
     )
     try:
-        config.stash[_OPTIONS] = _options(config)
+        config.stash[OPTIONS] = _options(config)
     except ConfigError as err:
         raise pytest.UsageError(str(err)) from None
     # CI stops jobs with SIGTERM: treat it as Ctrl-C so faults heal and the environment stops.
@@ -86,29 +87,26 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 
 
-_OPTIONS = pytest.StashKey[ChaosOptions]()
-
-
 def _sigterm_as_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt("SIGTERM")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    opts = config.stash[_OPTIONS]
+    opts = config.stash[OPTIONS]
     return f"chaoskit: runtime={opts.runtime} topology={opts.topology.name} seed={opts.seed} keep={opts.keep}"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Last line of defence: an environment still up (e.g. after an internal error) stops."""
     runtime = config.stash.get(_STASH_RUNTIME, None)
-    if runtime is not None and not config.stash[_OPTIONS].keep:
+    if runtime is not None and not config.stash[OPTIONS].keep:
         runtime.down()
 
 
 @pytest.fixture(scope="session")
 def chaos_options(pytestconfig: pytest.Config) -> ChaosOptions:
     """The resolved --chaos-* options of this run."""
-    return pytestconfig.stash[_OPTIONS]
+    return pytestconfig.stash[OPTIONS]
 
 
 @pytest.fixture(scope="session")
@@ -264,10 +262,6 @@ def pytest_runtest_makereport(
     return report
 
 
-MARKER_FIELDS = ("title", "hypothesis", "severity", "tags", "feature", "story", "budget_s", "provokes")
-SEVERITIES = ("blocker", "critical", "normal", "minor", "trivial")
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A misspelt ``chaos`` marker field, severity or provocation would silently drop out of
     the report and the gate: refuse it at collection, naming the experiment."""
@@ -275,10 +269,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marker = item.get_closest_marker("chaos")
         if marker is None:
             continue
-        unknown = sorted(set(marker.kwargs) - set(MARKER_FIELDS))
+        unknown = sorted(set(marker.kwargs) - set(FIELDS))
         if unknown or marker.args:
             raise pytest.UsageError(
-                f"{item.nodeid}: chaos marker takes keyword fields {', '.join(MARKER_FIELDS)}; "
+                f"{item.nodeid}: chaos marker takes keyword fields {', '.join(FIELDS)}; "
                 f"got {unknown or list(marker.args)}"
             )
         severity = marker.kwargs.get("severity", "normal")

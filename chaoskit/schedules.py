@@ -40,7 +40,7 @@ from chaoskit.observe.timeline import Timeline
 from chaoskit.report.attachments import attach_text
 from chaoskit.report.steps import step
 from chaoskit.topology import Link
-from chaoskit.verdicts import RetryPolicy, settle
+from chaoskit.verdicts import RetryPolicy
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -298,7 +298,7 @@ def _run(example: Experiment, code: str, expected_state: Callable[[], State], me
                 "an event applied under load before the schedule (the system was not steady)",
             )
             exec(compile(code, "<fault schedule>", "exec"), {"faults": example.faults})
-        consistency = settle(example, expected_state, method.settle_s)
+        consistency = example.settle(expected_state, method.settle_s)
         example.results = example.judge(consistency=consistency, retry=method.retry)
     finally:
         if example.recording_active:

@@ -8,8 +8,6 @@ and runs the ones that apply.
 
 from __future__ import annotations
 
-import contextlib
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -28,18 +26,15 @@ from chaoskit.checks import (
     check_slo,
     check_trace_continuity,
 )
-from chaoskit.checks.consistency import check_convergence, differences
 from chaoskit.checks.fate import origin_of, window_label
 from chaoskit.checks.result import name_ids
 from chaoskit.errors import ConfigError
 from chaoskit.observe.history import History, Kind
 from chaoskit.observe.phases import Phase
-from chaoskit.observe.records import Record, Topics, UnparseableRecord, observation_from_record
 from chaoskit.observe.timeline import Timeline
-from chaoskit.runtime.health import DeadlineExceeded, wait_for
 
 if TYPE_CHECKING:
-    from chaoskit.experiment import Experiment
+    pass
 
 State = Mapping[str, Mapping[str, Any]]
 
@@ -163,53 +158,3 @@ def judge(
     if slo is not None and samples is not None:
         results.append(check_slo(samples, timeline, slo))
     return results
-
-
-def settle(experiment: Experiment, expected_state: Callable[[], State], bound_s: float) -> CheckResult:
-    """Wait (at most ``bound_s``) until every event of the experiment is decided and its state
-    matches the verifier's, and return the consistency verdict over the snapshots taken meanwhile.
-
-    Call it after the load and the faults, with the recorder still running (before
-    ``experiment.stop_recording()`` or ``verify()``): the record is complete only once the
-    system has settled. Matching state alone is not settled: an older
-    version parked in the DLQ is still to be redriven (and applied as a no-op) after a newer
-    one already shows. ``expected_state`` is read again at every poll, narrowed to the
-    experiment's keys, because an event alerted meanwhile leaves it.
-    """
-    since = time.time()
-    snapshots: list[tuple[float, State]] = []
-    expected: dict[str, Mapping[str, Any]] = {}
-
-    def settled() -> bool:
-        nonlocal expected
-        expected = {key: doc for key, doc in expected_state().items() if key.startswith(experiment.namespace)}
-        snapshots.append((time.time(), experiment.final_state()))
-        return not differences(expected, snapshots[-1][1]) and not _undecided(experiment)
-
-    # past the bound, the verdict says what did not converge; the other checks name the undecided events
-    with contextlib.suppress(DeadlineExceeded):
-        wait_for(settled, bound_s, "the events decided and the state converged", interval_s=0.5)
-    return check_convergence(expected, snapshots, bound_s, since, experiment.timeline)
-
-
-def _undecided(experiment: Experiment) -> set[str]:
-    """Events of the experiment in the requests topic with neither a processed record (applied
-    or a no-op) nor an alert yet. Reads the topics from their start: experiment-sized."""
-    roles = experiment.topics
-    topics = Topics(requests=roles["requests"], processed=roles["processed"], dlq=roles["dlq"], alerts=roles["alerts"])
-
-    def observed(topic: str) -> list[Any]:
-        found = []
-        for message in experiment.kafka.read_all(topic):
-            try:
-                found.append(observation_from_record(Record.from_message(message), topics))
-            except UnparseableRecord:
-                continue  # not a record of this system's contract; the recorder counts those
-        return found
-
-    mine = experiment.namespace
-    requested = {o.event_id for o in observed(topics.requests) if str(o.detail.get("key", "")).startswith(mine)}
-    if not requested:
-        return set()
-    decided = {o.event_id for topic in (topics.processed, topics.alerts) for o in observed(topic)}
-    return requested - decided

@@ -22,15 +22,30 @@ import math
 from collections import Counter
 from collections.abc import Collection
 from itertools import compress
+from typing import Protocol
 
 from chaoskit.checks.fate import describe, effect_rows, event_window, origin_of, window_label
 from chaoskit.checks.result import CheckResult, Offender, name_ids
-from chaoskit.deploy.assignment import Assignment
 from chaoskit.errors import ConfigError
 from chaoskit.observe.history import History, Kind
 from chaoskit.observe.timeline import Timeline
 
 NAME = "rollback"
+
+
+class GroupAssignment(Protocol):
+    """Who owns which partition of a consumer group, as the check needs it (what
+    ``chaoskit.deploy.assignment.Assignment`` offers; declared here so the check stays a
+    pure function of data, below the code that reads it from Kafka)."""
+
+    group: str
+    topic: str
+    state: str
+
+    @property
+    def stable(self) -> bool: ...
+
+    def owners(self) -> dict[int, list[str]]: ...
 
 
 def first_bad_event(history: History, instances: Collection[str]) -> tuple[float, str, str | None] | None:
@@ -51,7 +66,7 @@ def check_rollback(
     *,
     bad_instances: Collection[str],
     rolled_back_at: float,
-    assignment: Assignment,
+    assignment: GroupAssignment,
     stable_members: Collection[str],
     bound_s: float,
     bad_since: float | None = None,

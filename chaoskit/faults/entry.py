@@ -21,7 +21,7 @@ from chaoskit.faults.partition import Cut
 from chaoskit.faults.process import ProcessFault
 from chaoskit.faults.schedule import Schedule, ScheduleError, parse_steps
 from chaoskit.faults.signals import deferred_interrupts
-from chaoskit.faults.state import FaultState, Recorder
+from chaoskit.faults.state import ActiveFault, FaultState, Recorder
 
 if TYPE_CHECKING:
     from chaoskit.runtime.base import Runtime
@@ -37,7 +37,7 @@ class Faults:
         self._state = FaultState(runtime, timeline)
 
     @property
-    def active(self) -> list[Fault]:
+    def active(self) -> list[ActiveFault]:
         """The faults injected and not yet healed, oldest first."""
         with self._state.lock:
             return list(self._state.active)

@@ -10,16 +10,32 @@ thread and from schedule threads at once, so the bookkeeping is guarded by locks
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chaoskit.errors import ChaoskitError, ConfigError
 from chaoskit.faults.toxiproxy import ToxiproxyAPI
 
 if TYPE_CHECKING:  # runtime.base imports faults.toxiproxy: a runtime import here would be circular
-    from chaoskit.faults.fault import Fault
-    from chaoskit.faults.schedule import Schedule
     from chaoskit.runtime.base import Runtime
+
+
+class ActiveFault(Protocol):
+    """What the bookkeeping needs of a fault (``fault.Fault`` is one; declared here, since
+    faults and schedules hold this state, so it cannot import them back)."""
+
+    name: str
+    target: str
+    params: Mapping[str, Any]
+    holds: tuple[str, ...]
+
+    def heal(self) -> None: ...
+
+
+class Schedule(Protocol):
+    """What the bookkeeping needs of a running schedule (``schedule.Schedule`` is one)."""
+
+    def stop(self) -> None: ...
 
 
 class Recorder(Protocol):
@@ -69,15 +85,15 @@ class FaultState:
         self.proxy_lock = threading.Lock()  # cut counts together with the enable/disable call
         self.runtime_lock = threading.RLock()  # the runtime's record is not safe for concurrent writes
         self.cuts = CutCounts()
-        self.active: list[Fault] = []
-        self.holds: dict[str, Fault] = {}
+        self.active: list[ActiveFault] = []
+        self.holds: dict[str, ActiveFault] = {}
         self.schedules: list[Schedule] = []
 
     @property
     def toxiproxy(self) -> ToxiproxyAPI:
         return self.runtime.toxiproxy
 
-    def begin(self, fault: Fault) -> None:
+    def begin(self, fault: ActiveFault) -> None:
         """Register ``fault`` as active, refusing a second process fault on a held component."""
         with self.lock:
             if fault in self.active:
@@ -93,7 +109,7 @@ class FaultState:
             for component in fault.holds:
                 self.holds[component] = fault
 
-    def end(self, fault: Fault) -> None:
+    def end(self, fault: ActiveFault) -> None:
         with self.lock:
             if fault in self.active:
                 self.active.remove(fault)
@@ -101,7 +117,7 @@ class FaultState:
                 if self.holds.get(component) is fault:
                     del self.holds[component]
 
-    def record_inject(self, fault: Fault, at: float) -> Any:
+    def record_inject(self, fault: ActiveFault, at: float) -> Any:
         if self.timeline is None:
             return None
         with self.lock:

@@ -33,12 +33,12 @@ import pytest
 from allure_commons.model2 import Status, StatusDetails
 
 from chaoskit.errors import ExperimentInterrupted
-from chaoskit.options import ChaosOptions
+from chaoskit.marker import SEVERITIES
+from chaoskit.options import OPTIONS, ChaosOptions
 from chaoskit.report.categories import write_categories
 from chaoskit.report.environment import write_environment, write_executor
 from chaoskit.report.run_file import FINISHED, INTERRUPTED, RunFile, started
 
-SEVERITIES = ("blocker", "critical", "normal", "minor", "trivial")
 _TEXT_FIELDS = ("title", "hypothesis", "feature", "story")
 
 
@@ -201,6 +201,4 @@ def _label(label_type: str, value: str) -> pytest.MarkDecorator:
 
 def _options(config: pytest.Config) -> ChaosOptions | None:
     """The run's resolved --chaos-* options, as the main plugin stashed them."""
-    from chaoskit import pytest_plugin
-
-    return config.stash.get(pytest_plugin._OPTIONS, None)
+    return config.stash.get(OPTIONS, None)

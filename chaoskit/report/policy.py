@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from chaoskit.errors import ConfigError
-from chaoskit.report.allure_plugin import SEVERITIES
+from chaoskit.marker import SEVERITIES
 
 TABLE = "[tool.chaoskit.gate]"
 
