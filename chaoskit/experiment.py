@@ -27,10 +27,11 @@ from chaoskit.runtime.health import QUIET_KAFKA_LOG, DeadlineExceeded, wait_for
 
 if TYPE_CHECKING:
     from chaoskit.checks import CheckResult, LoadFigures, Slo
+    from chaoskit.checks.retry import RetryPolicy
     from chaoskit.load.runner import LoadRun
     from chaoskit.observe.history import History
     from chaoskit.observe.recorder import Recorder, RecorderStats
-    from chaoskit.verdicts import AckedRequest, RetryPolicy, State
+    from chaoskit.verdicts import AckedRequest, State
 
 
 def namespace_for(nodeid: str) -> str:

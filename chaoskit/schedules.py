@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from chaoskit.checks import CheckResult
+from chaoskit.checks.retry import RetryPolicy
 from chaoskit.errors import ConfigError
 from chaoskit.experiment import Experiment, Load, conclude
 from chaoskit.faults import Fault, Faults, params
@@ -40,7 +41,6 @@ from chaoskit.observe.timeline import Timeline
 from chaoskit.report.attachments import attach_text
 from chaoskit.report.steps import step
 from chaoskit.topology import Link
-from chaoskit.verdicts import RetryPolicy
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy

@@ -9,7 +9,6 @@ and runs the ones that apply.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chaoskit.checks import (
@@ -28,7 +27,7 @@ from chaoskit.checks import (
 )
 from chaoskit.checks.fate import origin_of, window_label
 from chaoskit.checks.result import name_ids
-from chaoskit.errors import ConfigError
+from chaoskit.checks.retry import RetryPolicy
 from chaoskit.observe.history import History, Kind
 from chaoskit.observe.phases import Phase
 from chaoskit.observe.timeline import Timeline
@@ -37,33 +36,6 @@ if TYPE_CHECKING:
     pass
 
 State = Mapping[str, Mapping[str, Any]]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """The redriver's backoff as configured, which the retry check holds it to."""
-
-    base_s: float
-    factor: float
-    cap_s: float
-    max_attempts: int
-    tolerance_s: float = 0.25
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], tolerance_s: float = 0.25) -> RetryPolicy:
-        """From a service's ``BACKOFF_BASE_S``, ``BACKOFF_FACTOR``, ``BACKOFF_CAP_S``, ``MAX_ATTEMPTS``."""
-        try:
-            return cls(
-                base_s=float(env["BACKOFF_BASE_S"]),
-                factor=float(env["BACKOFF_FACTOR"]),
-                cap_s=float(env["BACKOFF_CAP_S"]),
-                max_attempts=int(env["MAX_ATTEMPTS"]),
-                tolerance_s=tolerance_s,
-            )
-        except KeyError as err:
-            raise ConfigError(f"retry policy: the service's environment has no {err.args[0]}") from None
-        except ValueError as err:
-            raise ConfigError(f"retry policy: {err}") from None
 
 
 def scope(history: History, namespace: str) -> History:

@@ -15,7 +15,7 @@ import pytest
 
 from chaoskit.checks.delivery import check_delivery
 from chaoskit.checks.rollback import check_rollback, time_to_rollback
-from chaoskit.deploy import Fleet, Policy, Version, bad_version, canary_deploy, rollback
+from chaoskit.deploy import DeployPolicy, Fleet, Version, bad_version, canary_deploy, rollback
 from chaoskit.deploy.evidence import deployment_alerts, history_from_logs
 from chaoskit.deploy.traffic import SteadyTraffic
 from chaoskit.runtime.health import wait_for
@@ -23,7 +23,7 @@ from services.verifier import VerifierReport, verify
 
 ROLLBACK_BOUND_S = 30.0  # generous: the machine is shared and noisy
 RATE = 20.0
-POLICY = Policy(
+POLICY = DeployPolicy(
     window_s=6, min_events=15, max_error_rate_delta=0.05, max_dlq_rate=0.05, max_health_failures=2, max_wait_s=20
 )
 SYSTEM_LOGS = ("order-service", "workflow-service", "redriver")
@@ -136,7 +136,7 @@ def test_good_canary_is_promoted(
 def test_manual_rollback_of_a_promoted_version(
     chaos_env: Any, services: Any, kafka: Any, timeline: Any, chaos_namespace: str
 ) -> None:
-    quick = Policy(window_s=3, min_events=10, max_wait_s=20)
+    quick = DeployPolicy(window_s=3, min_events=10, max_wait_s=20)
     with SteadyTraffic(chaos_env, chaos_namespace, rate=RATE) as traffic:
         keep_flowing(traffic, 10)
         promoted = canary_deploy(chaos_env, Version("v2"), quick, timeline=timeline)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from chaoskit.checks.rollback import check_rollback, time_to_rollback
-from chaoskit.deploy import Fleet, Policy, Version, bad_version, rolling_deploy
+from chaoskit.deploy import DeployPolicy, Fleet, Version, bad_version, rolling_deploy
 from chaoskit.deploy.evidence import history_from_logs
 from chaoskit.deploy.traffic import SteadyTraffic
 from chaoskit.runtime.health import wait_for
@@ -25,7 +25,7 @@ from services.verifier import verify
 
 ROLLBACK_BOUND_S = 30.0  # generous: the machine is shared and noisy; a crash also waits out the session timeout
 RATE = 20.0
-POLICY = Policy(
+POLICY = DeployPolicy(
     window_s=5, min_events=10, max_error_rate_delta=0.05, max_dlq_rate=0.05, max_health_failures=2, max_wait_s=20
 )
 SECOND = "workflow-service#stable-2"

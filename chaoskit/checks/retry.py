@@ -15,7 +15,7 @@ present, else by their order.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any
@@ -31,14 +31,31 @@ Breach = tuple[str, str, float | None]  # (expected, observed, when; None: the w
 
 
 @dataclass(frozen=True)
-class Policy:
-    """The retry policy under test, as the redriver is configured."""
+class RetryPolicy:
+    """The retry policy under test, as the system's redriver is configured: the check holds
+    every retried event to it."""
 
     base_s: float
     factor: float
     cap_s: float
     max_attempts: int
-    tolerance_s: float
+    tolerance_s: float = 0.25
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], tolerance_s: float = 0.25) -> RetryPolicy:
+        """From a service's ``BACKOFF_BASE_S``, ``BACKOFF_FACTOR``, ``BACKOFF_CAP_S``, ``MAX_ATTEMPTS``."""
+        try:
+            return cls(
+                base_s=float(env["BACKOFF_BASE_S"]),
+                factor=float(env["BACKOFF_FACTOR"]),
+                cap_s=float(env["BACKOFF_CAP_S"]),
+                max_attempts=int(env["MAX_ATTEMPTS"]),
+                tolerance_s=tolerance_s,
+            )
+        except KeyError as err:
+            raise ConfigError(f"retry policy: the service's environment has no {err.args[0]}") from None
+        except ValueError as err:
+            raise ConfigError(f"retry policy: {err}") from None
 
     def backoff_s(self, failed_attempt: int) -> float:
         return backoff_s(failed_attempt, self.base_s, self.factor, self.cap_s)
@@ -72,7 +89,7 @@ def check_retry(
     timeline: Timeline | None = None,
 ) -> CheckResult:
     """Judge every event that was retried, failed or alerted against the policy."""
-    policy = Policy(base_s, factor, cap_s, max_attempts, tolerance_s)
+    policy = RetryPolicy(base_s, factor, cap_s, max_attempts, tolerance_s)
     _validate(policy)
     origin = origin_of(history, timeline)
     breaches: dict[int, list[Breach]] = {}
@@ -98,7 +115,7 @@ def check_retry(
     return CheckResult(NAME, not offenders, summary, tuple(offenders))
 
 
-def _judge(event: _Tries, policy: Policy, origin: float) -> tuple[list[Breach], bool]:
+def _judge(event: _Tries, policy: RetryPolicy, origin: float) -> tuple[list[Breach], bool]:
     """One event's breaches of the policy, and whether it gave up (exhausted its attempts)."""
     found = _early(event, policy, origin)
     most = max([len(event.attempts), *(n for _, n in event.attempts)])
@@ -143,7 +160,7 @@ def _rows(columns: Columns, wanted: set[int], *fields: str) -> Iterator[tuple[An
     return compress(rows, map(wanted.__contains__, columns.event))
 
 
-def _early(event: _Tries, policy: Policy, origin: float) -> list[Breach]:
+def _early(event: _Tries, policy: RetryPolicy, origin: float) -> list[Breach]:
     """Every attempt that came sooner than its backoff after the previous one."""
     early: list[Breach] = []
     for (started, number), (at, next_number) in zip(event.attempts, event.attempts[1:]):
@@ -188,7 +205,7 @@ def _offenders(
             yield Offender(event_id, trace, expected, f"{observed}: {path}", window)
 
 
-def _validate(policy: Policy) -> None:
+def _validate(policy: RetryPolicy) -> None:
     attempts = policy.max_attempts
     rules = [
         ("base_s", policy.base_s, policy.base_s > 0, "a number of seconds > 0"),

@@ -1,8 +1,9 @@
 """Canary and rolling deployment of a service under test, with automatic rollback.
 
-    from chaoskit.deploy import Policy, Version, bad_version, canary_deploy, rolling_deploy, rollback
+    from chaoskit.deploy import DeployPolicy, Version, bad_version, canary_deploy, rolling_deploy, rollback
 
-    outcome = canary_deploy(chaos_env, bad_version("v2-bad", fail_rate=0.5), Policy(window_s=8), timeline=timeline)
+    policy = DeployPolicy(window_s=8)
+    outcome = canary_deploy(chaos_env, bad_version("v2-bad", fail_rate=0.5), policy, timeline=timeline)
     assert outcome.rolled_back, outcome.summary()
 
 Modules: ``version`` (what to deploy, including bad versions), ``policy`` and
@@ -19,7 +20,7 @@ from chaoskit.deploy.decision import Action, Decision, WindowStats, decide
 from chaoskit.deploy.fleet import Fleet, Member
 from chaoskit.deploy.journal import Journal
 from chaoskit.deploy.outcome import DeployOutcome
-from chaoskit.deploy.policy import Policy
+from chaoskit.deploy.policy import DeployPolicy
 from chaoskit.deploy.rollback import RollbackOutcome, rollback
 from chaoskit.deploy.rolling import rolling_deploy
 from chaoskit.deploy.version import Version, bad_version
@@ -28,10 +29,10 @@ __all__ = [
     "Action",
     "Decision",
     "DeployOutcome",
+    "DeployPolicy",
     "Fleet",
     "Journal",
     "Member",
-    "Policy",
     "RollbackOutcome",
     "Version",
     "WindowStats",

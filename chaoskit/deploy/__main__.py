@@ -16,7 +16,7 @@ from pathlib import Path
 from chaoskit.deploy.canary import canary_deploy
 from chaoskit.deploy.fleet import DEFAULT_COMPONENT, Fleet
 from chaoskit.deploy.outcome import DeployOutcome
-from chaoskit.deploy.policy import Policy
+from chaoskit.deploy.policy import DeployPolicy
 from chaoskit.deploy.rollback import DEFAULT_ALERTS_TOPIC, rollback
 from chaoskit.deploy.rolling import rolling_deploy
 from chaoskit.deploy.version import Version
@@ -78,14 +78,14 @@ def _runtime(env_id: str | None) -> ProcessRuntime:
     return ProcessRuntime.attach(record, load_topology(Path(record.topology)))
 
 
-def _policy(pairs: list[str]) -> Policy:
+def _policy(pairs: list[str]) -> DeployPolicy:
     values: dict[str, object] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep:
             raise ConfigError(f"--policy {pair!r} is not FIELD=VALUE")
         values[name.strip()] = value.strip()
-    return Policy.from_mapping(values)
+    return DeployPolicy.from_mapping(values)
 
 
 def _status(fleet: Fleet) -> dict[str, object]:

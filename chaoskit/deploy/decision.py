@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from chaoskit.deploy.policy import Policy
+from chaoskit.deploy.policy import DeployPolicy
 
 
 class Action(StrEnum):
@@ -69,7 +69,7 @@ def figures_of(canary: WindowStats, stable: WindowStats) -> dict[str, float | in
     }
 
 
-def decide(canary: WindowStats, stable: WindowStats, policy: Policy) -> Decision:
+def decide(canary: WindowStats, stable: WindowStats, policy: DeployPolicy) -> Decision:
     """Judge the canary against the stable version under ``policy``."""
     figures = figures_of(canary, stable)
     delta = canary.error_rate - stable.error_rate

@@ -3,7 +3,7 @@
 A bad policy must fail before any instance starts (principle 7), with the field, the
 value and what is allowed, because a typo here (a rate of 5 instead of 0.05) would
 silently promote every bad version. Plain checks rather than pydantic: six fields, and
-the messages read like the rest of chaoskit's (``Policy.field=value is not allowed; ...``).
+the messages read like the rest of chaoskit's (``DeployPolicy.field=value is not allowed; ...``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from chaoskit.errors import ConfigError
 
 
 @dataclass(frozen=True)
-class Policy:
+class DeployPolicy:
     """How a new version is watched before it is promoted or rolled back.
 
     window_s              watch at least this long before promoting (seconds, > 0)
@@ -49,7 +49,7 @@ class Policy:
         )
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, object]) -> Policy:
+    def from_mapping(cls, values: Mapping[str, object]) -> DeployPolicy:
         """A policy from ``{"window_s": "10", ...}`` (CLI flags, ini files); strings are parsed."""
         known = {f.name: f.type for f in fields(cls)}
         unknown = sorted(set(values) - set(known))
@@ -62,7 +62,7 @@ class Policy:
                     parsed[name] = int(raw) if known[name] == "int" else float(raw)
                 except ValueError:
                     kind = "an integer" if known[name] == "int" else "a number"
-                    raise ConfigError(f"Policy.{name}={raw!r} is not {kind}") from None
+                    raise ConfigError(f"DeployPolicy.{name}={raw!r} is not {kind}") from None
             else:
                 parsed[name] = raw
         return cls(**parsed)  # type: ignore[arg-type]
@@ -74,9 +74,9 @@ class Policy:
 def _number(field: str, value: object, allowed: str, ok: Callable[[float], bool]) -> None:
     valid = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
     if not valid or not ok(float(value)):  # type: ignore[arg-type]
-        raise ConfigError(f"Policy.{field}={value!r} is not allowed; expected {allowed}")
+        raise ConfigError(f"DeployPolicy.{field}={value!r} is not allowed; expected {allowed}")
 
 
 def _integer(field: str, value: object, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"Policy.{field}={value!r} is not allowed; expected an integer >= {minimum}")
+        raise ConfigError(f"DeployPolicy.{field}={value!r} is not allowed; expected an integer >= {minimum}")

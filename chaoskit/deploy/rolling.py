@@ -17,7 +17,7 @@ from chaoskit.deploy.decision import Action, Decision
 from chaoskit.deploy.fleet import DEFAULT_COMPONENT, REBALANCE_TIMEOUT_S, Fleet, Member
 from chaoskit.deploy.journal import Journal, TimelineLike
 from chaoskit.deploy.outcome import DeployOutcome
-from chaoskit.deploy.policy import Policy
+from chaoskit.deploy.policy import DeployPolicy
 from chaoskit.deploy.rollback import DEFAULT_ALERTS_TOPIC, roll_back
 from chaoskit.deploy.stable import stable_members, start_instance
 from chaoskit.deploy.version import Version
@@ -28,7 +28,7 @@ from chaoskit.runtime.base import Runtime
 def rolling_deploy(
     runtime: Runtime,
     version: Version,
-    policy: Policy | None = None,
+    policy: DeployPolicy | None = None,
     *,
     component: str = DEFAULT_COMPONENT,
     timeline: TimelineLike | None = None,
@@ -39,7 +39,7 @@ def rolling_deploy(
     rebalance_timeout_s: float = REBALANCE_TIMEOUT_S,
 ) -> DeployOutcome:
     """Replace every member of ``component`` by ``version``, one at a time, or roll back."""
-    policy = policy or Policy()
+    policy = policy or DeployPolicy()
     fleet = Fleet(runtime, component)
     journal = journal if journal is not None else Journal(timeline)
     first = len(journal.entries)

@@ -14,7 +14,7 @@ from chaoskit.deploy.assignment import AssignmentTimeout
 from chaoskit.deploy.decision import Action, Decision, decide
 from chaoskit.deploy.fleet import REBALANCE_TIMEOUT_S, Fleet, Member
 from chaoskit.deploy.metrics import Window
-from chaoskit.deploy.policy import Policy
+from chaoskit.deploy.policy import DeployPolicy
 
 DEFAULT_INTERVAL_S = 0.5
 
@@ -23,7 +23,7 @@ def judge(
     fleet: Fleet,
     candidate: Member,
     stable: Sequence[Member],
-    policy: Policy,
+    policy: DeployPolicy,
     *,
     interval_s: float = DEFAULT_INTERVAL_S,
     rebalance_timeout_s: float = REBALANCE_TIMEOUT_S,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chaoskit.deploy import Fleet, Journal, Policy, Version, bad_version, canary_deploy
+from chaoskit.deploy import DeployPolicy, Fleet, Journal, Version, bad_version, canary_deploy
 from chaoskit.deploy import canary as canary_module
 from chaoskit.deploy.__main__ import run as deploy_cli
 from chaoskit.deploy.metrics import Window
@@ -68,7 +68,7 @@ def test_an_automatic_rollback_leaves_no_instance_and_marks_the_timeline(
     fleet: Fleet, chaos_env: Any, chaos_namespace: str, kafka: Any
 ) -> None:
     timeline, out = Timeline(), io.StringIO()
-    policy = Policy(window_s=2, min_events=5, max_wait_s=20)
+    policy = DeployPolicy(window_s=2, min_events=5, max_wait_s=20)
     with SteadyTraffic(chaos_env, chaos_namespace, rate=20):
         outcome = canary_deploy(chaos_env, bad_version("it-bad", fail_rate=1.0), policy, journal=Journal(timeline, out))
     assert outcome.rolled_back and outcome.reason.startswith("rollback: canary error rate 100.0%")
@@ -122,5 +122,5 @@ def test_the_command_line_shows_status_and_rolls_back(
     assert [m.name for m in Fleet(chaos_env).members()] == [BASE]
     assert deploy_cli(["rollback", "--env", chaos_env.env_id]) == 0
     assert "nothing to roll back: every member runs stable" in capsys.readouterr().out
-    with pytest.raises(ConfigError, match=r"Policy\.max_dlq_rate=2\.0 is not allowed"):
+    with pytest.raises(ConfigError, match=r"DeployPolicy\.max_dlq_rate=2\.0 is not allowed"):
         deploy_cli(["canary", "--env", chaos_env.env_id, "--version", "v7", "--policy", "max_dlq_rate=2"])

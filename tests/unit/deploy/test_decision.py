@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from chaoskit.deploy.decision import Action, WindowStats, decide
-from chaoskit.deploy.policy import Policy
+from chaoskit.deploy.policy import DeployPolicy
 
-POLICY = Policy(
+POLICY = DeployPolicy(
     window_s=10, min_events=20, max_error_rate_delta=0.05, max_dlq_rate=0.10, max_health_failures=1, max_wait_s=30
 )
 HEALTHY_STABLE = WindowStats(events=200, failed=2, dead_lettered=2, elapsed_s=10)  # 1 % errors
@@ -84,7 +84,7 @@ def test_rates_of_an_idle_side_are_zero() -> None:
     [(0, Action.PROMOTE), (2, Action.PROMOTE), (3, Action.ROLLBACK)],
 )
 def test_a_strict_policy_with_no_tolerance(failed: int, expected: Action) -> None:
-    strict = Policy(
+    strict = DeployPolicy(
         window_s=1, min_events=1, max_error_rate_delta=0.0, max_dlq_rate=1.0, max_health_failures=0, max_wait_s=1
     )
     stable = WindowStats(events=50, failed=1, elapsed_s=1)  # 2 %

@@ -1,10 +1,10 @@
-"""Policy and version validation: bad input is refused with the field, the value and what is allowed."""
+"""DeployPolicy and version validation: bad input is refused with the field, the value and what is allowed."""
 
 from __future__ import annotations
 
 import pytest
 
-from chaoskit.deploy.policy import Policy
+from chaoskit.deploy.policy import DeployPolicy
 from chaoskit.deploy.version import Version, bad_version
 from chaoskit.errors import ConfigError
 
@@ -12,29 +12,33 @@ from chaoskit.errors import ConfigError
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("window_s", 0, r"Policy.window_s=0 is not allowed; expected a number of seconds > 0"),
-        ("window_s", float("nan"), r"Policy.window_s=nan is not allowed"),
-        ("min_events", 0, r"Policy.min_events=0 is not allowed; expected an integer >= 1"),
-        ("min_events", 2.5, r"Policy.min_events=2.5 is not allowed; expected an integer >= 1"),
-        ("min_events", True, r"Policy.min_events=True is not allowed"),
-        ("max_error_rate_delta", 5, r"Policy.max_error_rate_delta=5 is not allowed; expected a fraction in \[0, 1\]"),
-        ("max_dlq_rate", -0.1, r"Policy.max_dlq_rate=-0.1 is not allowed; expected a fraction in \[0, 1\]"),
-        ("max_health_failures", -1, r"Policy.max_health_failures=-1 is not allowed; expected an integer >= 0"),
-        ("max_wait_s", 5, r"Policy.max_wait_s=5 is not allowed; expected a number of seconds >= window_s \(10\)"),
+        ("window_s", 0, r"DeployPolicy.window_s=0 is not allowed; expected a number of seconds > 0"),
+        ("window_s", float("nan"), r"DeployPolicy.window_s=nan is not allowed"),
+        ("min_events", 0, r"DeployPolicy.min_events=0 is not allowed; expected an integer >= 1"),
+        ("min_events", 2.5, r"DeployPolicy.min_events=2.5 is not allowed; expected an integer >= 1"),
+        ("min_events", True, r"DeployPolicy.min_events=True is not allowed"),
+        (
+            "max_error_rate_delta",
+            5,
+            r"DeployPolicy.max_error_rate_delta=5 is not allowed; expected a fraction in \[0, 1\]",
+        ),
+        ("max_dlq_rate", -0.1, r"DeployPolicy.max_dlq_rate=-0.1 is not allowed; expected a fraction in \[0, 1\]"),
+        ("max_health_failures", -1, r"DeployPolicy.max_health_failures=-1 is not allowed; expected an integer >= 0"),
+        ("max_wait_s", 5, r"DeployPolicy.max_wait_s=5 is not allowed; expected a number of seconds >= window_s \(10\)"),
     ],
 )
 def test_bad_policy_fields_are_named(field: str, value: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        Policy(**{field: value})  # type: ignore[arg-type]
+        DeployPolicy(**{field: value})  # type: ignore[arg-type]
 
 
 def test_policy_from_strings_parses_and_refuses_unknown_fields() -> None:
-    policy = Policy.from_mapping({"window_s": "4", "min_events": "5", "max_wait_s": "20"})
+    policy = DeployPolicy.from_mapping({"window_s": "4", "min_events": "5", "max_wait_s": "20"})
     assert (policy.window_s, policy.min_events, policy.max_wait_s) == (4.0, 5, 20.0)
     with pytest.raises(ConfigError, match=r"unknown policy field\(s\) windw_s; allowed: window_s, min_events"):
-        Policy.from_mapping({"windw_s": "4"})
-    with pytest.raises(ConfigError, match=r"Policy.min_events='many' is not an integer"):
-        Policy.from_mapping({"min_events": "many"})
+        DeployPolicy.from_mapping({"windw_s": "4"})
+    with pytest.raises(ConfigError, match=r"DeployPolicy.min_events='many' is not an integer"):
+        DeployPolicy.from_mapping({"min_events": "many"})
 
 
 def test_version_env_and_validation() -> None:
