@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 import redis as redis_py
-import yaml
 
 from chaoskit.experiment import Experiment, KafkaClients, Load, Services, namespace_for
 from chaoskit.faults import Faults
 from chaoskit.observe.timeline import Timeline
 from chaoskit.runtime.process import ProcessRuntime
 from chaoskit.topology import load_topology
+from fixtures.broken.scratch import scratch_topology
 
 ROOT = Path(__file__).resolve().parents[3]
 REFERENCE = ROOT / "docker-compose.chaos.yml"
@@ -57,12 +57,11 @@ def trace_dropping_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     out at test time: one planted bug by construction, and no second copy of the
     reference topology to keep in step.
     """
-    document = yaml.safe_load(REFERENCE.read_text())
-    document["name"] = "chaoskit-broken-trace"
-    redriver = document["services"]["redriver"]["x-chaoskit"]
-    redriver["command"] = ["{python}", str(TRACE_DROPPING_REDRIVER)]
-    topology = tmp_path_factory.mktemp("trace-dropping") / "topology.yml"
-    topology.write_text(yaml.safe_dump(document, sort_keys=False))
+    topology = scratch_topology(
+        tmp_path_factory.mktemp("trace-dropping"),
+        {"redriver": ["{python}", str(TRACE_DROPPING_REDRIVER)]},
+        "chaoskit-broken-trace",
+    )
     yield from _environment(topology)
 
 
