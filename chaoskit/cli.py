@@ -42,10 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--topology", default=os.environ.get("CHAOSKIT_TOPOLOGY", DEFAULT_TOPOLOGY))
     up.add_argument("--runtime", choices=["process", "docker"], default="process")
     down = sub.add_parser("down", help="stop an environment and remove its temp data")
-    down.add_argument("env", nargs="?", help="environment id (default: the only or newest one)")
+    down.add_argument("env", nargs="?", help="environment id (default: the only one no live run owns)")
     down.add_argument("--all", action="store_true", help="remove every environment chaoskit left on this machine")
     status = sub.add_parser("status", help="show an environment's components")
-    status.add_argument("env", nargs="?", help="environment id (default: the only or newest one)")
+    status.add_argument("env", nargs="?", help="environment id (default: the only one no live run owns)")
     status.add_argument("--json", action="store_true", help="print one JSON object")
     run = sub.add_parser("run", help="run the experiment suite, generate the report, and apply the release gate")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments (e.g. -k latency)")
@@ -59,7 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _find(env_id: str | None) -> EnvRecord:
+def _find(env_id: str | None, command: str) -> EnvRecord:
+    """The environment ``env_id`` names; without one, the only environment no live run owns.
+
+    An environment a live pytest run owns is never picked implicitly (a second terminal's
+    ``chaoskit down`` would pull it from under a running experiment). With no or several
+    candidates the error lists every environment and asks for an id.
+    """
     records = all_records()
     if env_id:
         for record in records:
@@ -69,7 +75,18 @@ def _find(env_id: str | None) -> EnvRecord:
         raise ConfigError(f"no environment {env_id!r}; running environments: {known}")
     if not records:
         raise ChaoskitError("no chaoskit environment is running (start one with `chaoskit up`)")
-    return records[-1]
+    free = [r for r in records if not r.owner_alive()]
+    if len(free) == 1:
+        return free[0]
+    listing = "\n".join(
+        f"  {r.id}  {r.runtime:<7} {r.ownership()}  topology={r.topology}  age={r.age()}" for r in records
+    )
+    why = (
+        "every environment belongs to a live run, which only an explicit id may touch"
+        if not free
+        else f"{len(free)} environments have no live owner"
+    )
+    raise ConfigError(f"`chaoskit {command}` needs an environment id: {why}:\n{listing}\nuse `chaoskit {command} <id>`")
 
 
 def _attach(record: EnvRecord) -> Runtime:
@@ -96,7 +113,8 @@ def _print_status(status: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(status))
         return
-    print(f"environment {status['environment']} ({status['runtime']} runtime)")
+    ownership = f": {status['ownership']}" if "ownership" in status else ""
+    print(f"environment {status['environment']} ({status['runtime']} runtime){ownership}")
     for name, comp in status["components"].items():
         endpoints = "  ".join(f"{k}={v}" for k, v in comp["endpoints"].items())
         print(f"  {name:<18} {comp['state']:<9} pid={comp['pid']}  {endpoints}")
@@ -161,12 +179,18 @@ def run(argv: Sequence[str] | None = None) -> int:
         if swept and not args.env and not all_records():
             print(f"swept orphaned environment(s): {' '.join(swept)}")
             return 0
-        record = _find(args.env)
+        record = _find(args.env, "down")
+        if record.owner_alive():
+            print(f"environment {record.id} is {record.ownership()}; removing it as asked", file=sys.stderr)
         _attach(record).down()
         print(f"removed environment {record.id}")
         return 0
     if args.command == "status":
-        _print_status(_attach(_find(args.env)).status(), as_json=args.json)
+        record = _find(args.env, "status")
+        status = _attach(record).status()
+        status["ownership"] = record.ownership()
+        status["orphaned"] = record.orphaned()
+        _print_status(status, as_json=args.json)
         return 0
     raise AssertionError(args.command)
 

@@ -39,8 +39,8 @@ def new_env_id() -> str:
 @dataclass
 class ProcessRecord:
     """A started process: pid plus its start time, so a reused pid is never mistaken for it,
-    and its session id when it leads its own session, so what it forked is still found after
-    it died."""
+    and its session id when it leads its own session, so what it forked is found even after
+    it left the process group (or closed its stdout and cleared its environment)."""
 
     pid: int
     create_time: float
@@ -61,16 +61,14 @@ class ProcessRecord:
             return None
 
     def session_is_ours(self) -> bool:
-        """Whether the processes in session ``sid`` are this process's: its leader is this
-        process, or the leader is gone. A session's number is not given to a new process
-        while any process is still in that session (the kernel keeps a pid allocated while it
-        names a live session or process group), so a leaderless session is still ours."""
+        """Whether the processes in session ``sid`` are this process's: only while its leader
+        is this very process. A leaderless session is not trusted: its number may since have
+        been reused by another session whose leader died too; its members are still found
+        by their stdout or tag."""
         if self.sid is None:
             return False
         try:
             return self._same_start(psutil.Process(self.sid))
-        except psutil.NoSuchProcess:
-            return True
         except psutil.Error:
             return False
 
