@@ -18,8 +18,8 @@ import statistics
 import time
 from pathlib import Path
 
-from chaoskit.faults.toxiproxy import Toxic
 from chaoskit.runtime.process import ProcessRuntime
+from chaoskit.runtime.toxiproxy import Toxic
 from chaoskit.topology import load_topology
 
 ROOT = Path(__file__).resolve().parents[1]

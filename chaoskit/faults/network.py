@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from chaoskit.faults.fault import Fault
 from chaoskit.faults.params import Direction, streams
-from chaoskit.faults.toxiproxy import Toxic, ToxiproxyError
+from chaoskit.runtime.toxiproxy import Toxic, ToxiproxyError
 
 if TYPE_CHECKING:
     from chaoskit.faults.state import FaultState

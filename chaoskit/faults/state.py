@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chaoskit.errors import ChaoskitError, ConfigError
-from chaoskit.faults.toxiproxy import ToxiproxyAPI
+from chaoskit.runtime.toxiproxy import ToxiproxyAPI
 
-if TYPE_CHECKING:  # runtime.base imports faults.toxiproxy: a runtime import here would be circular
+if TYPE_CHECKING:
     from chaoskit.runtime.base import Runtime
 
 

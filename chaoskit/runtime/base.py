@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
-from chaoskit.faults.toxiproxy import ToxiproxyAPI
+from chaoskit.runtime.toxiproxy import ToxiproxyAPI
 from chaoskit.topology import Topology
 
 STATES = ("healthy", "starting", "stopped", "failed")

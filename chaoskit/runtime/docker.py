@@ -51,7 +51,6 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
 from chaoskit.errors import ChaoskitError, ComponentStartError, ConfigError
-from chaoskit.faults.toxiproxy import ProxySpec
 from chaoskit.runtime import docker_api, health
 from chaoskit.runtime.docker_components import (
     ComponentContainer,
@@ -72,6 +71,7 @@ from chaoskit.runtime.state import (
     state_root,
 )
 from chaoskit.runtime.topics import create_topics
+from chaoskit.runtime.toxiproxy import ProxySpec
 from chaoskit.topology import Component, Topology
 
 STOP_GRACE_S = 10

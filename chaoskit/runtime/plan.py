@@ -17,7 +17,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from chaoskit.faults.toxiproxy import ProxySpec
+from chaoskit.runtime.toxiproxy import ProxySpec
 from chaoskit.topology import Link, Topology
 
 HOST = "127.0.0.1"

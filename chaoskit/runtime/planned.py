@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from chaoskit.errors import ChaoskitError
-from chaoskit.faults.toxiproxy import ToxiproxyAPI
 from chaoskit.runtime.plan import HOST, Plan, addr
 from chaoskit.runtime.state import EnvRecord
+from chaoskit.runtime.toxiproxy import ToxiproxyAPI
 from chaoskit.topology import Component, Topology
 
 

@@ -32,7 +32,6 @@ import psutil
 
 from chaoskit import install
 from chaoskit.errors import ChaoskitError, ComponentStartError
-from chaoskit.faults.toxiproxy import ToxiproxyError
 from chaoskit.runtime import health
 from chaoskit.runtime.plan import (
     HOST,
@@ -50,6 +49,7 @@ from chaoskit.runtime.ports import allocate_ports, port_is_free, release_ports
 from chaoskit.runtime.probes import answers
 from chaoskit.runtime.state import EnvRecord, ProcessRecord, all_records, new_env_id, stray_processes, terminate
 from chaoskit.runtime.topics import create_topics
+from chaoskit.runtime.toxiproxy import ToxiproxyError
 from chaoskit.topology import Component, Topology
 
 STOP_GRACE_S = 10.0

@@ -14,8 +14,8 @@ import pytest
 from fault_probes import all_clear, pings, proxy_states, refused
 
 from chaoskit.faults import HealError
-from chaoskit.faults.toxiproxy import ToxiproxyAPI, ToxiproxyError
 from chaoskit.runtime.health import wait_for
+from chaoskit.runtime.toxiproxy import ToxiproxyAPI, ToxiproxyError
 
 pytestmark = pytest.mark.integration
 

@@ -78,7 +78,7 @@ from chaoskit.report.categories import (
         ),
         (
             "broken",
-            "chaoskit.faults.toxiproxy.ToxiproxyError: POST /proxies returned 500",
+            "chaoskit.runtime.toxiproxy.ToxiproxyError: POST /proxies returned 500",
             "Infrastructure failure: a fault could not be injected or healed",
         ),
         (

@@ -1,5 +1,8 @@
 """The one adapter between chaoskit and the Toxiproxy server's HTTP API.
 
+It lives with the runtime, which starts the server and creates a proxy per link; the
+faults (a layer above) use it to add toxics and cut links.
+
 It uses the project's chosen client, ``toxiproxy-python`` 0.1.1, and mends where that
 client falls short against Toxiproxy 2.12:
 
