@@ -7,8 +7,9 @@ allowed, so the CLI and the pytest plugin can print it instead of a traceback.
 
 from __future__ import annotations
 
+import difflib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NoReturn
 
 
@@ -55,6 +56,17 @@ class ExperimentInconclusive(ChaoskitError):
 
 class ExperimentTimeout(ExperimentInterrupted):
     """An experiment ran past its time budget; it was stopped, its faults healed."""
+
+
+def did_you_mean(name: str, allowed: Iterable[str], cutoff: float = 0.6) -> str:
+    """``" (did you mean 'latency'?)"`` when ``name`` is close to one of ``allowed``, else "".
+
+    A refused name is usually a typo of an allowed one; naming the likely intent saves the
+    reader from scanning the whole list. ``difflib``'s default cutoff keeps far-off guesses
+    out; a short list of short names (a call's parameters) can afford a lower one.
+    """
+    close = difflib.get_close_matches(name, list(allowed), n=1, cutoff=cutoff)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def exit_from(run: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None, prog: str) -> NoReturn:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from chaoskit.errors import ConfigError
+from chaoskit.errors import ConfigError, did_you_mean
 
 Kind = Literal["kafka", "redis", "toxiproxy", "service", "compose-only"]
 INFRA_KINDS: tuple[str, ...] = ("kafka", "redis", "toxiproxy")
@@ -102,11 +102,13 @@ class Topology:
     topic_roles: dict[str, str]
 
     def component(self, name: str) -> Component:
+        """The component ``name``; a typo is refused with its likely intent and every name there is."""
         try:
             return self.components[name]
         except KeyError:
             raise ConfigError(
-                f"unknown component {name!r}: the topology {self.path.name} has {', '.join(sorted(self.components))}"
+                f"unknown component {name!r}{did_you_mean(name, self.components)}; "
+                f"the topology {self.path.name} has {', '.join(sorted(self.components))}"
             ) from None
 
     def of_kind(self, kind: str) -> Component | None:
@@ -122,8 +124,11 @@ class Topology:
                 return link
         self.component(client)
         self.component(target)
-        known = ", ".join(link.name for link in self.links) or "none"
-        raise ConfigError(f"no proxied link {client}->{target} in {self.path.name}; the links are: {known}")
+        names = [link.name for link in self.links]
+        hint = did_you_mean(f"{client}->{target}", names)
+        raise ConfigError(
+            f"no proxied link {client}->{target} in {self.path.name}{hint}; the links are: {', '.join(names) or 'none'}"
+        )
 
     def links_to(self, target: str) -> list[Link]:
         return [link for link in self.links if link.target == target]
@@ -154,22 +159,42 @@ class Topology:
         return ordered
 
 
-def _format_validation(where: str, err: ValidationError) -> str:
+def _format_validation(model: type[BaseModel], where: str, err: ValidationError) -> str:
     parts = []
     for item in err.errors():
         loc = ".".join(str(p) for p in item["loc"])
         field = f"{where}.{loc}" if loc else where
         value = item.get("input")
         shown = "" if isinstance(value, dict) else f" (got {value!r})"
-        parts.append(f"{field}: {item['msg']}{shown}")
+        message = f"{field}: {item['msg']}{shown}"
+        if item["type"] == "extra_forbidden":
+            allowed = _fields_at(model, item["loc"])
+            key = str(item["loc"][-1])
+            message = f"{field}: unknown field {key!r}{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}"
+        parts.append(message)
     return "; ".join(parts)
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The field names allowed where ``loc`` ends (``topics.orders.colour`` -> TopicSpec's),
+    so an unknown key is answered with the keys that would have been read."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            current = current.model_fields[str(part)].annotation
+        else:  # a dict[str, Model]: ``part`` is one of its keys
+            args = get_args(current)
+            current = args[-1] if args else None
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
 
 
 def _parse(model: type[BaseModel], data: Any, where: str) -> Any:
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as err:
-        raise ConfigError(f"invalid topology: {_format_validation(where, err)}") from None
+        raise ConfigError(f"invalid topology: {_format_validation(model, where, err)}") from None
 
 
 def _depends_on(raw: Any, where: str) -> tuple[str, ...]:
@@ -217,6 +242,7 @@ def parse_topology(data: Any, path: Path) -> Topology:
                 f"invalid topology: {where} has no 'x-chaoskit' block; add one with "
                 f"kind: kafka | redis | toxiproxy | service"
             )
+        _check_image_or_build(raw, where)
         ext: ServiceExtension = _parse(ServiceExtension, raw["x-chaoskit"], f"{where}.x-chaoskit")
         if ext.kind == "compose-only":
             continue
@@ -245,8 +271,8 @@ def parse_topology(data: Any, path: Path) -> Topology:
         for dep in comp.depends_on:
             if dep not in components:
                 raise ConfigError(
-                    f"invalid topology: services.{comp.name}.depends_on names {dep!r}, which is not a service; "
-                    f"the services are {', '.join(sorted(components))}"
+                    f"invalid topology: services.{comp.name}.depends_on names {dep!r}, which is not a service"
+                    f"{did_you_mean(dep, components)}; the services are {', '.join(sorted(components))}"
                 )
 
     roles = [spec.role for spec in top.topics.values() if spec.role]
@@ -270,6 +296,30 @@ def parse_topology(data: Any, path: Path) -> Topology:
     return topology
 
 
+def _check_image_or_build(raw: dict[str, Any], where: str) -> None:
+    """Refuse what ``docker compose`` itself refuses: a service with nothing to run.
+
+    The process runtime never reads ``image`` or ``build``, so without this check a topology
+    would pass here and fail only when someone runs the docker runtime or ``docker compose``
+    on the same file. ``extends`` may bring either from another service, as in Compose.
+    """
+    if "extends" in raw:
+        return
+    image, build = raw.get("image"), raw.get("build")
+    if image is None and build is None:
+        raise ConfigError(
+            f"invalid topology: {where}: needs image or build, as docker compose requires "
+            f"(e.g. image: redis:7.0.15, or build: . for a service built from this repository)"
+        )
+    if image is not None and (not isinstance(image, str) or not image.strip()):
+        raise ConfigError(f"invalid topology: {where}.image must be an image name (a non-empty str), got {image!r}")
+    if build is not None and not isinstance(build, (str, dict)):
+        raise ConfigError(
+            f"invalid topology: {where}.build must be a context path (a str) or a mapping "
+            f"with context/dockerfile, got {build!r}"
+        )
+
+
 def _parse_link(text: str, index: int, components: dict[str, Component]) -> Link:
     where = f"x-chaoskit.links[{index}]"
     match = _LINK_RE.match(text)
@@ -279,8 +329,8 @@ def _parse_link(text: str, index: int, components: dict[str, Component]) -> Link
     for role, name in (("client", client), ("component", target)):
         if name not in components:
             raise ConfigError(
-                f"invalid topology: {where} ({text!r}) names {role} {name!r}, which is not a service; "
-                f"the services are {', '.join(sorted(components))}"
+                f"invalid topology: {where} ({text!r}) names {role} {name!r}, which is not a service"
+                f"{did_you_mean(name, components)}; the services are {', '.join(sorted(components))}"
             )
     if components[client].kind != "service":
         raise ConfigError(

@@ -2,16 +2,21 @@
 
 Every method checks its arguments against the topology and returns a ``Fault`` without
 touching anything; the fault acts when injected (``with``, ``inject()`` or a schedule).
+Only ``runtime.topology`` is read until then, so a misspelt fault (``faults.latnecy``), an
+unknown keyword (``milis=300``), component or link is a ``ConfigError`` that needs no
+running component, names the likely intent and lists what there is.
 Every inject and heal is recorded on the timeline, and ``heal_all()`` heals whatever is
 still active, schedules included (the pytest plugin calls it in teardown).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+import functools
+import inspect
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from chaoskit.errors import ConfigError
+from chaoskit.errors import ConfigError, did_you_mean
 from chaoskit.faults import params
 from chaoskit.faults.fault import Fault, HealError
 from chaoskit.faults.loss import DATA, MODES, ComponentLoss
@@ -27,6 +32,33 @@ if TYPE_CHECKING:
     from chaoskit.runtime.base import Runtime
     from chaoskit.topology import Link
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_FAULT_NAMES: list[str] = []
+
+
+def _checked(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Arguments that do not fit ``method`` are a ConfigError naming the parameters there are,
+    not Python's bare TypeError: the signature is bound before the method runs, so a TypeError
+    from inside it is never mistaken for the caller's."""
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as err:
+            raise ConfigError(params.arguments(method.__name__, signature, kwargs, err)) from None
+        return method(*args, **kwargs)
+
+    return call
+
+
+def _fault(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A method that builds a fault: its arguments are checked, its name is one of FAULT_NAMES."""
+    _FAULT_NAMES.append(method.__name__)
+    return _checked(method)
+
 
 class Faults:
     """Builds faults against ``runtime``'s topology and records them on ``timeline``."""
@@ -35,6 +67,20 @@ class Faults:
         self.runtime = runtime
         self.timeline = timeline
         self._state = FaultState(runtime, timeline)
+
+    if not TYPE_CHECKING:  # mypy keeps refusing unknown attributes in typed experiments
+
+        def __getattr__(self, name: str) -> Any:
+            """``faults.latnecy(...)`` is an experiment error naming the faults there are, not a
+            bare AttributeError. Private and dunder names keep Python's AttributeError: copy,
+            pickle, pytest and mocks probe them and rely on it."""
+            if name.startswith("_"):
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            others = sorted({n for n in dir(self) if not n.startswith("_")} - set(FAULT_NAMES))
+            raise ConfigError(
+                f"faults.{name}: unknown fault {name!r}{did_you_mean(name, [*FAULT_NAMES, *others])}; "
+                f"the faults are {', '.join(FAULT_NAMES)} (and Faults also has {', '.join(others)})"
+            )
 
     @property
     def active(self) -> list[ActiveFault]:
@@ -58,6 +104,7 @@ class Faults:
         direction_ = params.direction(kind, direction)
         return ToxicFault(self._state, kind, link, attributes, direction_, params.toxicity(kind, toxicity), shown)
 
+    @_fault
     def latency(
         self,
         client: str,
@@ -76,6 +123,7 @@ class Faults:
         shown = {"ms": ms_, "jitter": jitter_}
         return self._toxic("latency", client, component, attributes, shown, direction, toxicity)
 
+    @_fault
     def bandwidth(
         self, client: str, component: str, kbps: float, *, direction: Direction = "both", toxicity: float = 1.0
     ) -> ToxicFault:
@@ -85,6 +133,7 @@ class Faults:
         )
         return self._toxic("bandwidth", client, component, {"rate": rate}, {"kbps": rate}, direction, toxicity)
 
+    @_fault
     def timeout(
         self, client: str, component: str, ms: float = 0, *, direction: Direction = "both", toxicity: float = 1.0
     ) -> ToxicFault:
@@ -93,6 +142,7 @@ class Faults:
         ms_ = params.whole("timeout", "ms", ms, unit="milliseconds; 0 = hang forever")
         return self._toxic("timeout", client, component, {"timeout": ms_}, {"ms": ms_}, direction, toxicity)
 
+    @_fault
     def reset_peer(
         self, client: str, component: str, ms: float = 0, *, direction: Direction = "upstream", toxicity: float = 1.0
     ) -> ToxicFault:
@@ -101,6 +151,7 @@ class Faults:
         ms_ = params.whole("reset_peer", "ms", ms, unit="milliseconds")
         return self._toxic("reset_peer", client, component, {"timeout": ms_}, {"ms": ms_}, direction, toxicity)
 
+    @_fault
     def slicer(
         self,
         client: str,
@@ -125,6 +176,7 @@ class Faults:
         shown = {"average_size": size, "size_variation": variation, "delay_us": delay}
         return self._toxic("slicer", client, component, attributes, shown, direction, toxicity)
 
+    @_fault
     def limit_data(
         self, client: str, component: str, bytes: int, *, direction: Direction = "downstream", toxicity: float = 1.0
     ) -> ToxicFault:
@@ -132,6 +184,7 @@ class Faults:
         limit = params.whole("limit_data", "bytes", bytes, unit="bytes")
         return self._toxic("limit_data", client, component, {"bytes": limit}, {"bytes": limit}, direction, toxicity)
 
+    @_fault
     def slow_close(
         self, client: str, component: str, ms: float, *, direction: Direction = "downstream", toxicity: float = 1.0
     ) -> ToxicFault:
@@ -140,17 +193,20 @@ class Faults:
         return self._toxic("slow_close", client, component, {"delay": ms_}, {"ms": ms_}, direction, toxicity)
 
     # -- cuts -------------------------------------------------------------------------------
+    @_fault
     def down(self, client: str, component: str) -> Cut:
         """The link is cut: its proxy is disabled, new connects are refused, open ones dropped."""
         link = params.link(self.runtime.topology, "down", client, component)
         return Cut(self._state, "down", link.name, [link])
 
+    @_fault
     def partition(self, links: Iterable[tuple[str, str] | str]) -> Cut:
         """Cut a set of links at once, e.g. ``[("workflow-service", "kafka")]``; the others stay up."""
         cut = params.links(self.runtime.topology, "partition", links)
         names = [link.name for link in cut]
         return Cut(self._state, "partition", ", ".join(names), cut, {"links": names})
 
+    @_fault
     def isolate(self, component: str) -> Cut:
         """Cut every proxied link from ``component`` and to it: nothing it talks to answers it,
         nothing that talks to it reaches it."""
@@ -168,18 +224,22 @@ class Faults:
     def _process(self, name: str, component: str) -> ProcessFault:
         return ProcessFault(self._state, name, params.component(self.runtime.topology, name, component))
 
+    @_fault
     def kill(self, component: str) -> ProcessFault:
         """SIGKILL (a crash, no shutdown hooks); heal starts it again and waits until healthy."""
         return self._process("kill", component)
 
+    @_fault
     def stop(self, component: str) -> ProcessFault:
         """SIGTERM (a graceful shutdown); heal starts it again and waits until healthy."""
         return self._process("stop", component)
 
+    @_fault
     def pause(self, component: str) -> ProcessFault:
         """SIGSTOP: a hung process whose sockets stay open; heal resumes it."""
         return self._process("pause", component)
 
+    @_fault
     def restart(self, component: str) -> ProcessFault:
         """A graceful restart, done when injected (and healthy again); heal has nothing to undo."""
         return self._process("restart", component)
@@ -199,21 +259,25 @@ class Faults:
             )
         return ComponentLoss(self._state, name, comp.name, mode_, data_, links)
 
+    @_fault
     def broker_loss(self, mode: str = "kill", data: str = "kept") -> ComponentLoss:
         """Lose the Kafka broker: ``mode`` kill | pause | cut (every link to it down at once),
         ``data`` kept (a restart finds its log) | lost (wiped; topics re-created empty)."""
         return self._loss("broker_loss", "kafka", mode, data)
 
+    @_fault
     def redis_loss(self, mode: str = "kill", data: str = "kept") -> ComponentLoss:
         """Lose Redis, like ``broker_loss``: ``mode`` kill | pause | cut, ``data`` kept | lost."""
         return self._loss("redis_loss", "redis", mode, data)
 
     # -- schedules and cleanup --------------------------------------------------------------
+    @_checked
     def schedule(self, steps: Iterable[tuple[float, Fault, float]]) -> Schedule:
         """A schedule ``[(at_s, fault, duration_s), ...]``, checked now; ``with`` runs it in the
         background and heals everything when the block exits."""
         return Schedule(self._state, parse_steps(steps, self._state))
 
+    @_checked
     def run_schedule(self, steps: Iterable[tuple[float, Fault, float]]) -> None:
         """Run a schedule to its end (blocking), then heal what is left."""
         with self.schedule(steps) as running:
@@ -238,6 +302,10 @@ class Faults:
                     failures.extend(err.failures)
         if failures:
             raise HealError(failures)
+
+
+FAULT_NAMES: tuple[str, ...] = tuple(sorted(_FAULT_NAMES))
+"""Every fault a ``Faults`` builds, by method name (``latency``, ``kill``, ...)."""
 
 
 def _unique(links: list[Link]) -> list[Link]:

@@ -7,11 +7,12 @@ fails at once instead of half-applying a fault or aiming it outside the topology
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from chaoskit.errors import BlastRadiusError, ConfigError
+from chaoskit.errors import BlastRadiusError, ConfigError, did_you_mean
 from chaoskit.topology import Link, Topology
 
 Direction = Literal["downstream", "upstream", "both"]
@@ -61,8 +62,9 @@ def toxicity(call: str, value: Any) -> float:
 
 def direction(call: str, value: Any) -> Direction:
     if value not in DIRECTIONS:
+        hint = did_you_mean(value, DIRECTIONS, cutoff=0.5) if isinstance(value, str) else ""
         raise ConfigError(
-            f"{call}(direction={value!r}): direction must be one of 'downstream' "
+            f"{call}(direction={value!r}): unknown direction{hint}; direction must be one of 'downstream' "
             f"(component -> client, the responses), 'upstream' (client -> component, the requests) or 'both'"
         )
     return value  # type: ignore[no-any-return]
@@ -76,8 +78,27 @@ def streams(value: Direction) -> tuple[str, ...]:
 def choice(call: str, field: str, value: Any, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         listed = ", ".join(repr(a) for a in allowed)
-        raise ConfigError(f"{call}({field}={value!r}): {field} must be one of {listed}")
+        hint = did_you_mean(value, allowed) if isinstance(value, str) else ""
+        raise ConfigError(f"{call}({field}={value!r}): unknown {field}{hint}; {field} must be one of {listed}")
     return str(value)
+
+
+def arguments(call: str, signature: inspect.Signature, kwargs: Mapping[str, Any], problem: TypeError) -> str:
+    """Why ``call``'s arguments do not fit its ``signature`` (the method's, ``self`` first).
+
+    Python would say ``unexpected keyword argument 'milis'`` and stop; an experiment's
+    author needs the parameters there are and the one they probably meant.
+    """
+    empty = inspect.Parameter.empty
+    shown = [p.replace(annotation=empty) for p in signature.parameters.values() if p.name != "self"]
+    usage = f"{call}{signature.replace(parameters=shown, return_annotation=empty)}"
+    names = [p.name for p in shown]
+    unknown = [name for name in kwargs if name not in names]
+    if unknown:
+        refused = "; ".join(f"unknown parameter {name!r}{did_you_mean(name, names, cutoff=0.5)}" for name in unknown)
+        given = ", ".join(f"{name}={kwargs[name]!r}" for name in unknown)
+        return f"{call}({given}): {refused}; the parameters are: {usage}"
+    return f"{call}(): {problem}; call it as {usage}"
 
 
 def link(topology: Topology, call: str, client: Any, component: Any) -> Link:

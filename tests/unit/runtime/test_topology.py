@@ -51,6 +51,11 @@ def test_reference_topology():
         (lambda d: d["services"]["redis"]["x-chaoskit"].update(kind="kafka"), "exactly one is allowed"),
         (lambda d: d["services"]["order-service"]["x-chaoskit"].update(health="health"), "starting with '/'"),
         (lambda d: d.update(services={}), "'services' must be a non-empty mapping"),
+        (lambda d: d["services"]["redis"].pop("image"), "services.redis: needs image or build"),
+        (lambda d: d["services"]["order-service"].pop("build"), "services.order-service: needs image or build"),
+        (lambda d: d["services"]["kafka-init"].pop("image"), "services.kafka-init: needs image or build"),
+        (lambda d: d["services"]["redis"].update(image=""), "services.redis.image must be an image name"),
+        (lambda d: d["services"]["order-service"].update(build=["."]), "services.order-service.build must be"),
     ],
 )
 def test_bad_topology_names_the_field(mutate, expected):
@@ -94,6 +99,8 @@ _paths = st.sampled_from(
         ("services", "order-service", "x-chaoskit", "kind"),
         ("services", "order-service", "depends_on"),
         ("services", "redis", "x-chaoskit", "command"),
+        ("services", "redis", "image"),
+        ("services", "order-service", "build"),
     ]
 )
 
@@ -112,3 +119,73 @@ def test_fuzzed_topologies_fail_only_with_config_errors(path, junk):
         parse(doc)
     except ConfigError as err:
         assert str(err).startswith("invalid topology")
+
+
+SHIPPED = [
+    ROOT / "docker-compose.chaos.yml",
+    *sorted((ROOT / "fixtures" / "topologies").glob("*.yml")),
+    ROOT / "fixtures" / "broken" / "topology.yml",
+]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_shipped_topologies_load(path):
+    """The stricter checks (image or build, as Compose requires) refuse none of ours."""
+    assert load_topology(path).components
+
+
+def test_extends_may_bring_the_image_as_in_compose():
+    doc = copy.deepcopy(REFERENCE)
+    del doc["services"]["redriver"]["build"]
+    doc["services"]["redriver"]["extends"] = {"service": "workflow-service"}
+    assert parse(doc).component("redriver").kind == "service"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needles"),
+    [
+        (
+            lambda d: d["services"]["order-service"]["x-chaoskit"].update(comand=["x"]),
+            ["services.order-service.x-chaoskit.comand", "(did you mean 'command'?)", "kind, command, health, env"],
+        ),
+        (
+            lambda d: d["x-chaoskit"]["topics"]["documents.dlq"].update(partitons=2),
+            ["x-chaoskit.topics.documents.dlq.partitons", "(did you mean 'partitions'?)", "partitions, role"],
+        ),
+        (
+            lambda d: d["x-chaoskit"].update(link=[]),
+            ["x-chaoskit.link", "(did you mean 'links'?)", "topics, links"],
+        ),
+        (
+            lambda d: d["services"]["workflow-service"].update(depends_on=["documnet-service"]),
+            ["'documnet-service'", "(did you mean 'document-service'?)", "the services are"],
+        ),
+        (
+            lambda d: d["x-chaoskit"]["links"].append("redriver->kafak"),
+            ["'kafak'", "(did you mean 'kafka'?)", "the services are"],
+        ),
+    ],
+)
+def test_a_misspelt_name_gets_a_did_you_mean(mutate, needles):
+    doc = copy.deepcopy(REFERENCE)
+    mutate(doc)
+    with pytest.raises(ConfigError) as info:
+        parse(doc)
+    for needle in needles:
+        assert needle in str(info.value)
+
+
+def test_unknown_components_and_links_suggest_the_close_one_and_list_all():
+    topo = parse(copy.deepcopy(REFERENCE))
+    with pytest.raises(ConfigError) as info:
+        topo.component("ordr-service")
+    assert "unknown component 'ordr-service' (did you mean 'order-service'?)" in str(info.value)
+    assert "document-service, kafka, order-service" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        topo.link("order-service", "redis")
+    assert "no proxied link order-service->redis" in str(info.value)
+    assert "(did you mean 'workflow-service->redis'?)" in str(info.value)
+    assert "the links are: " in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        topo.component("zzz")
+    assert "did you mean" not in str(info.value)
