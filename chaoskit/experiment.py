@@ -26,6 +26,10 @@ from chaoskit.runtime.base import Runtime
 from chaoskit.runtime.health import QUIET_KAFKA_LOG, DeadlineExceeded, wait_for
 
 if TYPE_CHECKING:
+    import redis as redis_py
+
+    from chaoskit.faults import Faults
+    from chaoskit.observe.timeline import Timeline
     from chaoskit.checks import CheckResult, LoadFigures, Slo
     from chaoskit.checks.retry import RetryPolicy
     from chaoskit.load.runner import LoadRun
@@ -265,13 +269,13 @@ class Experiment:
     name: str
     runtime: Runtime
     services: Services
-    faults: Any
-    timeline: Any
-    load: Any
+    faults: Faults
+    timeline: Timeline
+    load: Load
     kafka: KafkaClients
     namespace: str
     seed: int
-    redis: Any = None
+    redis: redis_py.Redis | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     history: History | None = None
     results: list[CheckResult] = field(default_factory=list)

@@ -28,8 +28,11 @@ from chaoskit.runtime.base import Runtime
 from chaoskit.topology import load_topology
 
 if TYPE_CHECKING:
+    import redis as redis_py
+
     from chaoskit.checks import CheckResult
-    from chaoskit.experiment import Experiment, KafkaClients, Services
+    from chaoskit.experiment import Experiment, KafkaClients, Load, Services
+    from chaoskit.faults import Faults
     from chaoskit.observe.timeline import Timeline
 
 RUNTIMES = ("process", "docker")
@@ -170,7 +173,7 @@ def kafka(chaos_env: Runtime) -> KafkaClients:
 
 
 @pytest.fixture(scope="session")
-def redis(chaos_env: Runtime) -> Any:
+def redis(chaos_env: Runtime) -> Iterator[redis_py.Redis]:
     """A redis-py client on Redis's direct port: the observer's view, never faulted."""
     import redis as redis_py
 
@@ -183,7 +186,7 @@ def redis(chaos_env: Runtime) -> Any:
 
 
 @pytest.fixture
-def faults(chaos_env: Runtime, timeline: Timeline) -> Iterator[Any]:
+def faults(chaos_env: Runtime, timeline: Timeline) -> Iterator[Faults]:
     """Faults on this environment; whatever is still injected heals when the test ends."""
     from chaoskit.faults import Faults
 
@@ -196,7 +199,7 @@ def faults(chaos_env: Runtime, timeline: Timeline) -> Iterator[Any]:
 
 
 @pytest.fixture
-def load(chaos_env: Runtime, chaos_namespace: str, chaos_options: ChaosOptions, tmp_path: Path) -> Iterator[Any]:
+def load(chaos_env: Runtime, chaos_namespace: str, chaos_options: ChaosOptions, tmp_path: Path) -> Iterator[Load]:
     """Locust load against order-service (or Kafka directly), in its own process."""
     from chaoskit.experiment import Load
 
@@ -212,11 +215,11 @@ def experiment(
     request: pytest.FixtureRequest,
     chaos_env: Runtime,
     services: Services,
-    faults: Any,
+    faults: Faults,
     timeline: Timeline,
-    load: Any,
+    load: Load,
     kafka: KafkaClients,
-    redis: Any,
+    redis: redis_py.Redis,
     chaos_namespace: str,
     chaos_options: ChaosOptions,
     tmp_path: Path,

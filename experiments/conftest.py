@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from chaoskit.checks.retry import RetryPolicy
-from chaoskit.runtime.base import Runtime
+from chaoskit import RetryPolicy, Runtime
 
 
 @pytest.fixture

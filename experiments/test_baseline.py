@@ -3,7 +3,7 @@ verifier agrees with Redis, nothing lands in the DLQ. Every other experiment ass
 
 import pytest
 
-from chaoskit.checks import Slo
+from chaoskit import Slo
 
 
 @pytest.mark.chaos(

@@ -13,12 +13,21 @@ from typing import Any
 
 import pytest
 
-from chaoskit.checks.delivery import check_delivery
-from chaoskit.checks.rollback import check_rollback, time_to_rollback
-from chaoskit.deploy import DeployPolicy, Fleet, Version, bad_version, canary_deploy, rollback
-from chaoskit.deploy.evidence import deployment_alerts, history_from_logs
-from chaoskit.deploy.traffic import SteadyTraffic
-from chaoskit.runtime.health import wait_for
+from chaoskit import (
+    DeployPolicy,
+    Fleet,
+    SteadyTraffic,
+    Version,
+    bad_version,
+    canary_deploy,
+    check_delivery,
+    check_rollback,
+    deployment_alerts,
+    history_from_logs,
+    rollback,
+    time_to_rollback,
+    wait_for,
+)
 from services.verifier import VerifierReport, verify
 
 ROLLBACK_BOUND_S = 30.0  # generous: the machine is shared and noisy

@@ -2,7 +2,7 @@
 
 import pytest
 
-from chaoskit.checks import Slo
+from chaoskit import Slo
 
 
 @pytest.mark.chaos(

@@ -4,7 +4,7 @@ the topology (seeded by --chaos-seed), and the reference system must handle each
 import pytest
 from hypothesis import settings
 
-from chaoskit.schedules import Method, explore_schedules, fault_schedules
+from chaoskit import Method, explore_schedules, fault_schedules
 
 
 @pytest.mark.chaos(

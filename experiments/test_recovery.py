@@ -16,9 +16,7 @@ from typing import Any
 
 import pytest
 
-from chaoskit.checks.recovery import check_recovery
-from chaoskit.deploy.traffic import SteadyTraffic
-from chaoskit.runtime.health import DeadlineExceeded, wait_for
+from chaoskit import DeadlineExceeded, SteadyTraffic, check_recovery, wait_for
 from services.backup import BackupConfig, BackupSchedule, Snapshot, recover
 from services.verifier import VerifierReport, verify
 

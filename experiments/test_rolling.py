@@ -16,11 +16,18 @@ from typing import Any
 
 import pytest
 
-from chaoskit.checks.rollback import check_rollback, time_to_rollback
-from chaoskit.deploy import DeployPolicy, Fleet, Version, bad_version, rolling_deploy
-from chaoskit.deploy.evidence import history_from_logs
-from chaoskit.deploy.traffic import SteadyTraffic
-from chaoskit.runtime.health import wait_for
+from chaoskit import (
+    DeployPolicy,
+    Fleet,
+    SteadyTraffic,
+    Version,
+    bad_version,
+    check_rollback,
+    history_from_logs,
+    rolling_deploy,
+    time_to_rollback,
+    wait_for,
+)
 from services.verifier import verify
 
 ROLLBACK_BOUND_S = 30.0  # generous: the machine is shared and noisy; a crash also waits out the session timeout
