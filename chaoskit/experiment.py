@@ -28,13 +28,13 @@ from chaoskit.runtime.health import QUIET_KAFKA_LOG, DeadlineExceeded, wait_for
 if TYPE_CHECKING:
     import redis as redis_py
 
-    from chaoskit.faults import Faults
-    from chaoskit.observe.timeline import Timeline
     from chaoskit.checks import CheckResult, LoadFigures, Slo
     from chaoskit.checks.retry import RetryPolicy
+    from chaoskit.faults import Faults
     from chaoskit.load.runner import LoadRun
     from chaoskit.observe.history import History
     from chaoskit.observe.recorder import Recorder, RecorderStats
+    from chaoskit.observe.timeline import Timeline
     from chaoskit.verdicts import AckedRequest, State
 
 
