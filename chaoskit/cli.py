@@ -1,4 +1,4 @@
-"""``chaoskit install | up | down | status``: the environment from a terminal.
+"""``chaoskit install | check | up | down | status``: the environment from a terminal.
 
 Errors chaoskit raises on purpose (bad input, a missing tool, a component that would not
 start) are printed as one paragraph with exit code 2; they are never a traceback.
@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start an environment and print where everything is")
     up.add_argument("--topology", default=os.environ.get("CHAOSKIT_TOPOLOGY", DEFAULT_TOPOLOGY))
     up.add_argument("--runtime", choices=["process", "docker"], default="process")
+    check = sub.add_parser("check", help="validate a topology file and summarise it, without starting anything")
+    check.add_argument("--topology", default=os.environ.get("CHAOSKIT_TOPOLOGY", DEFAULT_TOPOLOGY))
     down = sub.add_parser("down", help="stop an environment and remove its temp data")
     down.add_argument("env", nargs="?", help="environment id (default: the only one no live run owns)")
     down.add_argument("--all", action="store_true", help="remove every environment chaoskit left on this machine")
@@ -156,6 +158,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         from chaoskit.deploy.__main__ import run as deploy
 
         return deploy(args.deploy_args)
+    if args.command == "check":
+        # the validation `up` and the pytest plugin run before they start anything, and nothing more
+        print("\n".join(load_topology(args.topology).summary()))
+        print("valid; nothing was started")
+        return 0
     if args.command == "up":
         topology = load_topology(args.topology)
         runtime: Runtime

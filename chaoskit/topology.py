@@ -136,6 +136,29 @@ class Topology:
     def links_from(self, client: str) -> list[Link]:
         return [link for link in self.links if link.client == client]
 
+    def summary(self) -> list[str]:
+        """What was read, one line per fact, for ``chaoskit check``: a reader compares it with
+        what they meant to write (a link that is missing is not an error, just a fault that
+        cannot be aimed)."""
+        lines = [f"{self.name} ({self.path}): {len(self.components)} components"]
+
+        def fact(label: str, values: list[str]) -> None:
+            lines.append(f"  {label + ':':<13}{', '.join(values) or 'none'}")
+
+        for kind in (*INFRA_KINDS, "service"):
+            fact(kind, sorted(c.name for c in self.components.values() if c.kind == kind))
+        fact("links", [link.name for link in self.links])
+        roles = {name: f", role {role}" for role, name in self.topic_roles.items()}
+        fact(
+            "topics",
+            [
+                f"{name} ({count} partition{'s' if count != 1 else ''}{roles.get(name, '')})"
+                for name, count in self.topics.items()
+            ],
+        )
+        fact("roles unset", [role for role in get_args(TopicRole) if role not in self.topic_roles])
+        return lines
+
     def start_order(self) -> list[Component]:
         """Services in depends_on order (infrastructure is started separately)."""
         ordered: list[Component] = []
