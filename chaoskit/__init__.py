@@ -31,9 +31,9 @@ PUBLIC: dict[str, str] = {
     "Fault": "chaoskit.faults",
     "HealError": "chaoskit.faults.fault",
     "ScheduleError": "chaoskit.faults.schedule",
-    "Method": "chaoskit.schedules",
-    "explore_schedules": "chaoskit.schedules",
-    "fault_schedules": "chaoskit.schedules",
+    "Method": "chaoskit.exploration",
+    "explore_schedules": "chaoskit.exploration",
+    "fault_schedules": "chaoskit.exploration",
     # what was recorded
     "History": "chaoskit.observe.history",
     "Kind": "chaoskit.observe.history",
@@ -83,8 +83,8 @@ PUBLIC: dict[str, str] = {
     "rolling_deploy": "chaoskit.deploy",
     "rollback": "chaoskit.deploy",
     "SteadyTraffic": "chaoskit.deploy.traffic",
-    "history_from_logs": "chaoskit.deploy.evidence",
-    "deployment_alerts": "chaoskit.deploy.evidence",
+    "history_from_logs": "chaoskit.deploy.log_history",
+    "deployment_alerts": "chaoskit.deploy.log_history",
     # load
     "LoadConfig": "chaoskit.load.config",
     "Target": "chaoskit.load.config",
@@ -137,10 +137,11 @@ if TYPE_CHECKING:  # what editors and mypy see: the same names, imported eagerly
     from chaoskit.checks.retry import RetryPolicy
     from chaoskit.checks.vacuity import check_evidence
     from chaoskit.deploy import DeployPolicy, Fleet, Version, bad_version, canary_deploy, rollback, rolling_deploy
-    from chaoskit.deploy.evidence import deployment_alerts, history_from_logs
+    from chaoskit.deploy.log_history import deployment_alerts, history_from_logs
     from chaoskit.deploy.traffic import SteadyTraffic
     from chaoskit.errors import ChaoskitError, ConfigError, ExperimentInconclusive
     from chaoskit.experiment import Experiment, KafkaClients, Services
+    from chaoskit.exploration import Method, explore_schedules, fault_schedules
     from chaoskit.faults import Fault, Faults
     from chaoskit.faults.fault import HealError
     from chaoskit.faults.schedule import ScheduleError
@@ -154,5 +155,4 @@ if TYPE_CHECKING:  # what editors and mypy see: the same names, imported eagerly
     from chaoskit.report.policy import GatePolicy, load_policy, parse_policy
     from chaoskit.runtime.base import Runtime
     from chaoskit.runtime.health import DeadlineExceeded, wait_for
-    from chaoskit.schedules import Method, explore_schedules, fault_schedules
     from chaoskit.topology import Topology, load_topology

@@ -17,7 +17,7 @@ from typing import Any
 
 from chaoskit import install
 from chaoskit.errors import ChaoskitError, ConfigError, exit_from
-from chaoskit.report import cli as report_cli
+from chaoskit.report import commands as report_cli
 from chaoskit.report.allure_cli import install_allure
 from chaoskit.runtime.base import Runtime
 from chaoskit.runtime.process import ProcessRuntime, down_all, sweep_orphans

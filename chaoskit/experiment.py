@@ -21,7 +21,7 @@ from confluent_kafka.admin import AdminClient
 from chaoskit.checks.consistency import check_convergence, differences
 from chaoskit.errors import ConfigError, ExperimentInconclusive
 from chaoskit.guard import ensure_own_endpoint
-from chaoskit.observe.records import Record, Topics, UnparseableRecord, observation_from_record
+from chaoskit.observe.topic_records import Record, Topics, UnparseableRecord, observation_from_record
 from chaoskit.runtime.base import Runtime
 from chaoskit.runtime.health import QUIET_KAFKA_LOG, DeadlineExceeded, wait_for
 
@@ -295,7 +295,7 @@ class Experiment:
 
     def report_record(self, started_at: float, ended_at: float, workdir: Path | None) -> Any:
         """This experiment's evidence, as the report files it."""
-        from chaoskit import evidence
+        from chaoskit.report import series
         from chaoskit.report.record import ExperimentRecord
 
         history_path = None
@@ -321,8 +321,8 @@ class Experiment:
                 },
                 **{path.stem: path for path in self.runtime.service_logs()},
             },
-            dlq_sizes=evidence.dlq_sizes(self.history) if self.history is not None else [],
-            convergence=evidence.convergence(self.history) if self.history is not None else [],
+            dlq_sizes=series.dlq_sizes(self.history) if self.history is not None else [],
+            convergence=series.convergence(self.history) if self.history is not None else [],
             meta=self.meta,
         )
 
@@ -347,7 +347,7 @@ class Experiment:
         ``verify()`` stops it once the state has converged (or the experiment's teardown
         does); then ``history`` holds this experiment's observations (its key namespace)."""
         from chaoskit.observe.recorder import Recorder
-        from chaoskit.observe.records import Topics
+        from chaoskit.observe.topic_records import Topics
 
         roles = self.runtime.topology.topic_roles
         missing = [r for r in ("requests", "processed", "dlq", "alerts") if r not in roles]
@@ -382,7 +382,7 @@ class Experiment:
 
     def final_state(self) -> dict[str, dict[str, str]]:
         """Entity key -> document, for this experiment's keys in Redis, read directly."""
-        from chaoskit.observe.state import read_state
+        from chaoskit.observe.redis_state import read_state
 
         if self.redis is None:
             return {}

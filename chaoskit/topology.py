@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chaoskit.errors import ConfigError, did_you_mean
 
-Kind = Literal["kafka", "redis", "toxiproxy", "service", "compose-only"]
+ComponentKind = Literal["kafka", "redis", "toxiproxy", "service", "compose-only"]
 INFRA_KINDS: tuple[str, ...] = ("kafka", "redis", "toxiproxy")
 _LINK_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9_.-]*)\s*->\s*([A-Za-z0-9][A-Za-z0-9_.-]*)\s*$")
 _TEMPLATE_RE = re.compile(r"\{(link|direct):([A-Za-z0-9_.-]+)\}|\{python\}|\{port\}")
@@ -43,7 +43,7 @@ class TopicSpec(_Strict):
 class ServiceExtension(_Strict):
     """``services.<name>.x-chaoskit``."""
 
-    kind: Kind
+    kind: ComponentKind
     command: list[str] | None = None
     health: str | None = None
     env: dict[str, str] = Field(default_factory=dict)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from chaoskit.checks.result import CheckResult, Offender, name_ids, plural
 from chaoskit.errors import ConfigError
-from chaoskit.observe.state import State
+from chaoskit.observe.redis_state import State
 from chaoskit.observe.timeline import Timeline
 
 NAME = "consistency"

@@ -17,7 +17,7 @@ from itertools import compress
 from chaoskit.checks.fate import describe, effect_rows, event_window, origin_of, version_of, window_label
 from chaoskit.checks.result import CheckResult, Offender, name_ids, plural
 from chaoskit.observe.history import Columns, History, Kind, is_effect
-from chaoskit.observe.state import State
+from chaoskit.observe.redis_state import State
 from chaoskit.observe.timeline import Timeline
 
 NAME = "delivery"

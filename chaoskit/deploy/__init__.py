@@ -21,7 +21,7 @@ from chaoskit.deploy.fleet import Fleet, Member
 from chaoskit.deploy.journal import Journal
 from chaoskit.deploy.outcome import DeployOutcome
 from chaoskit.deploy.policy import DeployPolicy
-from chaoskit.deploy.rollback import RollbackOutcome, rollback
+from chaoskit.deploy.revert import RollbackOutcome, rollback
 from chaoskit.deploy.rolling import rolling_deploy
 from chaoskit.deploy.version import Version, bad_version
 

@@ -17,7 +17,7 @@ from chaoskit.deploy.canary import canary_deploy
 from chaoskit.deploy.fleet import DEFAULT_COMPONENT, Fleet
 from chaoskit.deploy.outcome import DeployOutcome
 from chaoskit.deploy.policy import DeployPolicy
-from chaoskit.deploy.rollback import DEFAULT_ALERTS_TOPIC, rollback
+from chaoskit.deploy.revert import DEFAULT_ALERTS_TOPIC, rollback
 from chaoskit.deploy.rolling import rolling_deploy
 from chaoskit.deploy.version import Version
 from chaoskit.errors import ChaoskitError, ConfigError, exit_from

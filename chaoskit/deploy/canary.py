@@ -19,7 +19,7 @@ from chaoskit.deploy.fleet import DEFAULT_COMPONENT, REBALANCE_TIMEOUT_S, Fleet,
 from chaoskit.deploy.journal import Journal, TimelineLike
 from chaoskit.deploy.outcome import DeployOutcome
 from chaoskit.deploy.policy import DeployPolicy
-from chaoskit.deploy.rollback import DEFAULT_ALERTS_TOPIC, RollbackOutcome, roll_back
+from chaoskit.deploy.revert import DEFAULT_ALERTS_TOPIC, RollbackOutcome, roll_back
 from chaoskit.deploy.stable import stable_members, start_instance
 from chaoskit.deploy.version import Version
 from chaoskit.deploy.watch import DEFAULT_INTERVAL_S, judge

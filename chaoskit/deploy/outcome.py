@@ -10,7 +10,7 @@ from typing import Any
 from chaoskit.deploy.assignment import Assignment
 from chaoskit.deploy.decision import Action
 from chaoskit.deploy.fleet import Member
-from chaoskit.deploy.rollback import RollbackOutcome
+from chaoskit.deploy.revert import RollbackOutcome
 
 
 @dataclass(frozen=True)

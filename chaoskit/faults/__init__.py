@@ -5,7 +5,7 @@
 the Toxiproxy HTTP API, which the runtime uses too.
 """
 
-from chaoskit.faults.entry import Faults
+from chaoskit.faults.factory import Faults
 from chaoskit.faults.fault import Fault, HealError
 from chaoskit.faults.params import TargetError
 from chaoskit.faults.schedule import Schedule, ScheduleError, Step

@@ -27,7 +27,7 @@ from chaoskit.faults.signals import deferred_interrupts
 if TYPE_CHECKING:
     from typing import Self
 
-    from chaoskit.faults.state import FaultState
+    from chaoskit.faults.bookkeeping import FaultState
 
 
 class HealError(ChaoskitError):

@@ -17,7 +17,7 @@ from chaoskit.faults.partition import cut_link
 from chaoskit.faults.process import bring_back, resume, wipe
 
 if TYPE_CHECKING:
-    from chaoskit.faults.state import FaultState
+    from chaoskit.faults.bookkeeping import FaultState
     from chaoskit.topology import Link
 
 MODES = ("kill", "pause", "cut")

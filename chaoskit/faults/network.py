@@ -16,7 +16,7 @@ from chaoskit.faults.params import Direction, streams
 from chaoskit.runtime.toxiproxy import Toxic, ToxiproxyError
 
 if TYPE_CHECKING:
-    from chaoskit.faults.state import FaultState
+    from chaoskit.faults.bookkeeping import FaultState
     from chaoskit.topology import Link
 
 _TOXIC_SEQ = itertools.count(1)

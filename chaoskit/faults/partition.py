@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from chaoskit.faults.fault import Fault
 
 if TYPE_CHECKING:
-    from chaoskit.faults.state import FaultState
+    from chaoskit.faults.bookkeeping import FaultState
     from chaoskit.topology import Link
 
 

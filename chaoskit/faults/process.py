@@ -14,7 +14,7 @@ from chaoskit.runtime import health
 from chaoskit.runtime.probes import answers
 
 if TYPE_CHECKING:
-    from chaoskit.faults.state import FaultState
+    from chaoskit.faults.bookkeeping import FaultState
     from chaoskit.runtime.base import Runtime
 
 HEAL_TIMEOUT_S = 90.0

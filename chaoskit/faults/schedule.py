@@ -24,7 +24,7 @@ from chaoskit.faults.fault import Fault, HealError
 from chaoskit.faults.signals import deferred_interrupts
 
 if TYPE_CHECKING:
-    from chaoskit.faults.state import FaultState
+    from chaoskit.faults.bookkeeping import FaultState
 
 
 class ScheduleError(ChaoskitError):

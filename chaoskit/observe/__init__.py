@@ -4,9 +4,9 @@ and the recorder that builds the History from Kafka, the services' logs and Redi
 from chaoskit.observe.history import NO_TRACE, Columns, History, HistoryFormatError, Kind, Observation, is_effect
 from chaoskit.observe.logs import LogRead, UnparseableLine, observation_from_log_line, read_logs
 from chaoskit.observe.recorder import Recorder, RecorderStats, reconcile
-from chaoskit.observe.records import Record, Topics, UnparseableRecord, observation_from_record
-from chaoskit.observe.state import State, read_state
+from chaoskit.observe.redis_state import State, read_state
 from chaoskit.observe.timeline import FaultWindow, Timeline
+from chaoskit.observe.topic_records import Record, Topics, UnparseableRecord, observation_from_record
 
 __all__ = [
     "NO_TRACE",

@@ -36,7 +36,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from chaoskit.errors import ChaoskitError
 from chaoskit.observe.history import History, Observation, is_effect
 from chaoskit.observe.logs import EXAMPLES_KEPT, read_logs
-from chaoskit.observe.records import Record, Topics, UnparseableRecord, observation_from_record
+from chaoskit.observe.topic_records import Record, Topics, UnparseableRecord, observation_from_record
 
 BATCH = 1000
 

@@ -6,7 +6,7 @@ matplotlib is imported only when a report is really being collected.
 """
 
 from chaoskit.report.attachments import attach_csv, attach_file, attach_json, attach_png, attach_text
-from chaoskit.report.experiment import report_experiment
+from chaoskit.report.experiment_page import report_experiment
 from chaoskit.report.record import CheckOutcome, ExperimentRecord
 from chaoskit.report.steps import step
 

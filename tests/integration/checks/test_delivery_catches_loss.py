@@ -12,8 +12,8 @@ import pytest
 
 from chaoskit.checks import CheckResult
 from chaoskit.experiment import Experiment
+from chaoskit.exploration import Method, ScheduleFailure, run_drawn_schedule
 from chaoskit.observe.history import Kind
-from chaoskit.schedules import Method, ScheduleFailure, run_drawn_schedule
 
 pytestmark = pytest.mark.integration
 # settle_s outlasts the consumer group's session timeout (10 s): a killed member's

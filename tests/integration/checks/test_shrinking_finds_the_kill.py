@@ -14,8 +14,8 @@ import pytest
 from hypothesis import settings
 
 from chaoskit.checks import check_delivery
+from chaoskit.exploration import Method, ScheduleFailure, explore_schedules, fault_schedules, settle
 from chaoskit.observe.history import Kind
-from chaoskit.schedules import Method, ScheduleFailure, explore_schedules, fault_schedules, settle
 
 pytestmark = pytest.mark.integration
 SCHEDULES = dict(

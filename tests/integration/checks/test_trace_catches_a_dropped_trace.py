@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from chaoskit.exploration import Method, ScheduleFailure, run_drawn_schedule
 from chaoskit.observe.history import Kind
-from chaoskit.schedules import Method, ScheduleFailure, run_drawn_schedule
 
 pytestmark = pytest.mark.integration
 METHOD = Method(load={"users": 4, "rate": 20, "content_bytes": 16}, settle_s=30)

@@ -97,7 +97,7 @@ def test_needs_the_environment(environment):
 
 
 def test_a_big_history_is_offered_gzipped(request, tmp_path, monkeypatch):
-    import chaoskit.report.experiment as experiment_report
+    import chaoskit.report.experiment_page as experiment_report
 
     monkeypatch.setattr(experiment_report, "INLINE_MAX_BYTES", 10)
     record = make_record(request, tmp_path, ok=True)

@@ -14,7 +14,7 @@ import pytest
 
 from chaoskit.errors import ChaoskitError, ConfigError
 from chaoskit.faults import Fault, HealError
-from chaoskit.faults.state import CutCounts, FaultState
+from chaoskit.faults.bookkeeping import CutCounts, FaultState
 from chaoskit.observe.timeline import Timeline
 from chaoskit.topology import load_topology
 

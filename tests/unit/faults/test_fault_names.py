@@ -16,7 +16,7 @@ import pytest
 
 from chaoskit.errors import ConfigError
 from chaoskit.faults import Faults, TargetError
-from chaoskit.faults.entry import FAULT_NAMES
+from chaoskit.faults.factory import FAULT_NAMES
 from chaoskit.faults.fault import Fault
 from chaoskit.report.categories import EXPERIMENT_ERROR, categorize
 from chaoskit.topology import load_topology

@@ -5,7 +5,7 @@ import pytest
 from chaoskit.errors import ChaoskitError
 from chaoskit.observe.history import Kind, Observation
 from chaoskit.observe.recorder import OTHER_TRACE, OTHER_WITNESS, Recorder, reconcile
-from chaoskit.observe.records import Topics
+from chaoskit.observe.topic_records import Topics
 
 
 def seen(event: str, kind: Kind, where: str, t: float = 1.0, **detail) -> Observation:

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from chaoskit.observe.history import Kind, Observation
-from chaoskit.observe.records import Record, Topics, UnparseableRecord, observation_from_record
+from chaoskit.observe.topic_records import Record, Topics, UnparseableRecord, observation_from_record
 
 TOPICS = Topics(
     requests="documents.requested", processed="documents.processed", dlq="documents.dlq", alerts="ops.alerts"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from chaoskit.checks.load import LoadFigures, check_load
-from chaoskit.report import cli as report_cli
+from chaoskit.report import commands as report_cli
 from chaoskit.report.gate import (
     ENVIRONMENT_FAILURE,
     EXPERIMENT_ERROR_VERDICT,

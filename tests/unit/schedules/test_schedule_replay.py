@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chaoskit.checks import CheckResult, Offender
+from chaoskit.exploration import DrawnSchedule, ScheduleFailure, explore, fault_schedules, replay_code, schedule_code
 from chaoskit.faults import Faults
 from chaoskit.observe.timeline import Timeline
-from chaoskit.schedules import DrawnSchedule, ScheduleFailure, explore, fault_schedules, replay_code, schedule_code
 from chaoskit.topology import load_topology
 
 ROOT = Path(__file__).resolve().parents[3]

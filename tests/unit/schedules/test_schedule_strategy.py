@@ -16,9 +16,9 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from chaoskit.errors import ConfigError
+from chaoskit.exploration import KINDS, DrawnSchedule, _without_conflicts, fault_schedules
 from chaoskit.faults import Faults, TargetError
 from chaoskit.observe.timeline import Timeline
-from chaoskit.schedules import KINDS, DrawnSchedule, _without_conflicts, fault_schedules
 from chaoskit.topology import load_topology
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -38,7 +38,7 @@ class Schedule(Protocol):
     def stop(self) -> None: ...
 
 
-class Recorder(Protocol):
+class TimelineWriter(Protocol):
     """The part of ``chaoskit.observe.timeline.Timeline`` faults write to."""
 
     def record_inject(self, name: str, target: str, params: dict[str, Any], at: float) -> Any: ...
@@ -78,7 +78,7 @@ class CutCounts:
 class FaultState:
     """Shared by the faults and schedules one ``Faults`` object builds."""
 
-    def __init__(self, runtime: Runtime, timeline: Recorder | None) -> None:
+    def __init__(self, runtime: Runtime, timeline: TimelineWriter | None) -> None:
         self.runtime = runtime
         self.timeline = timeline
         self.lock = threading.RLock()  # active, holds, timeline

@@ -35,7 +35,7 @@ from chaoskit.checks.retry import RetryPolicy
 from chaoskit.errors import ConfigError
 from chaoskit.experiment import Experiment, Load, conclude
 from chaoskit.faults import Fault, Faults, params
-from chaoskit.faults.schedule import Step as EngineStep
+from chaoskit.faults.schedule import Step as ScheduleStep
 from chaoskit.faults.schedule import overlaps
 from chaoskit.observe.timeline import Timeline
 from chaoskit.report.attachments import attach_text
@@ -63,11 +63,11 @@ BROKER_LOSS_MODES = ("cut", "pause", "kill")
 #: (it reruns examples, and every example here runs real faults).
 PHASES = (Phase.explicit, Phase.generate, Phase.shrink)
 
-Step = tuple[int, Fault, int]
+DrawnStep = tuple[int, Fault, int]
 State = Mapping[str, Mapping[str, Any]]
 
 
-class DrawnSchedule(list[Step]):
+class DrawnSchedule(list[DrawnStep]):
     """A drawn schedule: a plain list of ``(at_s, fault, duration_s)`` steps, so anything that
     takes a schedule takes it, that prints as the code that replays it."""
 
@@ -125,7 +125,7 @@ def fault_schedules(
     horizon = params.whole(CALL, "horizon_s", horizon_s, unit="the latest start, whole seconds")
     longest = params.whole(CALL, "max_duration_s", max_duration_s, minimum=1, unit="whole seconds")
 
-    def step(choice: tuple[str, int, int, int]) -> Step:
+    def step(choice: tuple[str, int, int, int]) -> DrawnStep:
         kind, variant, at_s, duration_s = choice
         variants = menu.variants[kind]
         target, level = variants[variant % len(variants)]
@@ -191,18 +191,18 @@ def _fault(faults: Faults, kind: str, target: Target, level: int) -> Fault:
     return getattr(faults, kind)(target.client, target.target)  # type: ignore[no-any-return]
 
 
-def _without_conflicts(steps: list[Step]) -> DrawnSchedule:
+def _without_conflicts(steps: list[DrawnStep]) -> DrawnSchedule:
     """The engine refuses process faults on one component at overlapping times (there is no
     sensible heal for killing a paused process). A step that would overlap one drawn before it
     starts instead when the last such step ends: the same faults, a little later, and a choice
     of Hypothesis' never turns into a schedule the engine rejects."""
-    kept: list[Step] = []
+    kept: list[DrawnStep] = []
     for at_s, fault, duration_s in steps:
         while clashes := [
             other_at + other_duration
             for other_at, other, other_duration in kept
             if set(other.holds) & set(fault.holds)
-            and overlaps(EngineStep(other_at, other, other_duration), EngineStep(at_s, fault, duration_s))
+            and overlaps(ScheduleStep(other_at, other, other_duration), ScheduleStep(at_s, fault, duration_s))
         ]:
             at_s = max(clashes)
         kept.append((at_s, fault, duration_s))

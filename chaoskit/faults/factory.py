@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from chaoskit.errors import ConfigError, did_you_mean
 from chaoskit.faults import params
+from chaoskit.faults.bookkeeping import ActiveFault, FaultState, TimelineWriter
 from chaoskit.faults.fault import Fault, HealError
 from chaoskit.faults.loss import DATA, MODES, ComponentLoss
 from chaoskit.faults.network import ToxicFault
@@ -26,7 +27,6 @@ from chaoskit.faults.partition import Cut
 from chaoskit.faults.process import ProcessFault
 from chaoskit.faults.schedule import Schedule, ScheduleError, parse_steps
 from chaoskit.faults.signals import deferred_interrupts
-from chaoskit.faults.state import ActiveFault, FaultState, Recorder
 
 if TYPE_CHECKING:
     from chaoskit.runtime.base import Runtime
@@ -63,7 +63,7 @@ def _fault(method: Callable[_P, _R]) -> Callable[_P, _R]:
 class Faults:
     """Builds faults against ``runtime``'s topology and records them on ``timeline``."""
 
-    def __init__(self, runtime: Runtime, timeline: Recorder | None = None) -> None:
+    def __init__(self, runtime: Runtime, timeline: TimelineWriter | None = None) -> None:
         self.runtime = runtime
         self.timeline = timeline
         self._state = FaultState(runtime, timeline)
