@@ -3,23 +3,25 @@
 Prints ONE JSON line::
 
     {"order_service_eps": A, "kafka_user_eps": B, "producer_performance_eps": C,
-     "ratio": B/C, "load_cpu_share": F, "kafka_processes": N, "kafka_user_eps_one_process": B1,
+     "ratio": B/C, "load_cpu_share": F, "kafka_workers": N,
+     "kafka_user_eps_by_workers": {"2": B2, "1": B1, "0": B0}, "ratio_by_workers": {...},
      "load_core_share_max": G, "rounds": {...}}
 
 All three against the same broker, in one run, on the reference topology (process runtime):
 
 - A: events/s order-service acknowledged (HTTP 202) under the HTTP user, flat out;
-- B: events/s the Kafka user got delivery reports for, flat out, on a bench topic, in
-  ``--kafka-processes`` load processes (B1: the same users in one process);
+- B: events/s the Kafka user got delivery reports for, flat out, on a bench topic, with
+  Locust's master and ``N`` workers (the first of ``--kafka-workers``); ``B1``, ``B2``...
+  the same users with each worker count, ``B0`` in one process (no master/worker);
 - C: Kafka's ``org.apache.kafka.tools.ProducerPerformance`` on the same topic, records of
   the Kafka user's value size, ``acks=all`` like the Kafka user (the anchor: the ratio
-  says how much of what the broker can take one Locust process delivers; target >= 0.5);
+  says how much of what the broker can take chaoskit's load delivers; target >= 0.5);
 - F: CPU seconds of the Locust driver processes / (their wall seconds x cores); with
   ``load_core_share_max``, the busiest single load process (1.0 = one core: flat out, a
-  gevent loop is the limit, which is what ``processes`` is for), and each round's figures.
+  gevent loop is the limit, which is what ``workers`` is for), and each round's figures.
 
-The Kafka user (in N processes, then in one) and ProducerPerformance alternate for
-``--rounds`` rounds and B, B1 and C are the medians, so a noisy neighbour on a shared
+The Kafka user (with each worker count in turn) and ProducerPerformance alternate for
+``--rounds`` rounds and the figures are the medians, so a noisy neighbour on a shared
 machine skews both sides alike. "Sustained"
 rates leave out the first seconds (connections, the idempotent producer's id) and the
 last partial second. workflow-service and redriver are stopped first: they would consume
@@ -109,7 +111,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of each Locust run")
     parser.add_argument("--http-users", type=int, default=32)
     parser.add_argument("--kafka-users", type=int, default=8)
-    parser.add_argument("--kafka-processes", type=int, default=2, help="load processes for B (B1 is one)")
+    parser.add_argument(
+        "--kafka-workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[2, 1, 0],
+        help="comma-separated worker counts to measure (0: one process); B is the first",
+    )
     parser.add_argument("--content-bytes", type=int, default=256)
     parser.add_argument("--pp-records", type=int, default=1_500_000, help="records ProducerPerformance sends per round")
     parser.add_argument(
@@ -137,43 +144,44 @@ def main() -> None:
                 pass
             results = [run.result]
             kafka = LoadRunner(out, Target.kafka(bootstrap, BENCH_TOPIC))
-            kafka_eps: dict[int, list[float]] = {args.kafka_processes: [], 1: []}
+            kafka_eps: dict[int, list[float]] = {workers: [] for workers in args.kafka_workers}
             pp_eps = []
             for round_ in range(args.rounds):
-                for processes in kafka_eps:
+                for workers in kafka_eps:
                     with kafka.run(
                         user="kafka",
                         users=args.kafka_users,
                         rate=FLAT_OUT_RATE,
                         duration_s=args.duration,
-                        key_prefix=f"bench-kafka-{round_}-{processes}",
+                        key_prefix=f"bench-kafka-{round_}-{workers}",
                         content_bytes=args.content_bytes,
-                        processes=processes,
+                        workers=workers,
                     ) as run:
                         pass
                     results.append(run.result)
-                    kafka_eps[processes].append(sustained_eps(run.result))
+                    kafka_eps[workers].append(sustained_eps(run.result))
                 pp_eps.append(producer_performance(bootstrap, record_size, args.pp_records))
     finally:
         runtime.down()
 
     cpu = sum(r.driver_cpu_s or 0.0 for r in results)
     wall = sum(r.driver_wall_s or 0.0 for r in results)
-    kafka_median, pp_median = statistics.median(kafka_eps[args.kafka_processes]), statistics.median(pp_eps)
+    medians = {workers: statistics.median(eps) for workers, eps in kafka_eps.items()}
+    headline, pp_median = args.kafka_workers[0], statistics.median(pp_eps)
     print(
         json.dumps(
             {
                 "order_service_eps": round(sustained_eps(results[0]), 1),
-                "kafka_user_eps": round(kafka_median, 1),
+                "kafka_user_eps": round(medians[headline], 1),
                 "producer_performance_eps": round(pp_median, 1),
-                "ratio": round(kafka_median / pp_median, 3),
+                "ratio": round(medians[headline] / pp_median, 3),
                 "load_cpu_share": round(cpu / (wall * (os.cpu_count() or 1)), 3) if wall else None,
-                "kafka_processes": args.kafka_processes,
-                "kafka_user_eps_one_process": round(statistics.median(kafka_eps[1]), 1),
+                "kafka_workers": headline,
+                "kafka_user_eps_by_workers": {str(w): round(eps, 1) for w, eps in medians.items()},
+                "ratio_by_workers": {str(w): round(eps / pp_median, 3) for w, eps in medians.items()},
                 "load_core_share_max": round(max(r.core_share or 0.0 for r in results), 3),
                 "rounds": {
-                    "kafka_user_eps": [round(eps) for eps in kafka_eps[args.kafka_processes]],
-                    "kafka_user_eps_one_process": [round(eps) for eps in kafka_eps[1]],
+                    "kafka_user_eps_by_workers": {str(w): [round(eps) for eps in kafka_eps[w]] for w in kafka_eps},
                     "producer_performance_eps": [round(eps) for eps in pp_eps],
                 },
             }

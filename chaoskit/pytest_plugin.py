@@ -55,6 +55,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("chaos_seed", "default for --chaos-seed", default="")
     parser.addini("chaos_keep", "default for --chaos-keep", type="bool", default=False)
     parser.addini("chaos_budget_s", "default time budget of one experiment, seconds (marker: budget_s)", default="300")
+    group.addoption(
+        "--load-workers",
+        type=int,
+        default=None,
+        help="run load in Locust's master/worker mode with N local workers (default 0: one process)",
+    )
+    parser.addini("load_workers", "default for --load-workers", default="0")
 
 
 def _options(config: pytest.Config) -> ChaosOptions:
@@ -116,16 +123,10 @@ def chaos_options(pytestconfig: pytest.Config) -> ChaosOptions:
 def chaos_env(pytestconfig: pytest.Config, chaos_options: ChaosOptions) -> Iterator[Runtime]:
     """The environment of this session: started once on first use, stopped at the end
     (unless --chaos-keep). A start failure is an infrastructure error, never a verdict."""
+    from chaoskit.runtime.factory import make_runtime
+
     topology = load_topology(chaos_options.topology)
-    runtime: Runtime
-    if chaos_options.runtime == "docker":
-        from chaoskit.runtime.docker import DockerRuntime
-
-        runtime = DockerRuntime(topology, owner_pid=os.getpid(), keep=chaos_options.keep)
-    else:
-        from chaoskit.runtime.process import ProcessRuntime
-
-        runtime = ProcessRuntime(topology, owner_pid=os.getpid(), keep=chaos_options.keep)
+    runtime = make_runtime(chaos_options.runtime, topology, owner_pid=os.getpid(), keep=chaos_options.keep)
     runtime.up()
     pytestconfig.stash[_STASH_RUNTIME] = runtime
     try:

@@ -21,7 +21,7 @@ UserKind = Literal["http", "kafka"]
 ShapeName = Literal["constant", "ramp", "spike", "step"]
 USER_KINDS: tuple[str, ...] = get_args(UserKind)
 SHAPES: tuple[str, ...] = get_args(ShapeName)
-MAX_PROCESSES = 32
+MAX_WORKERS = 32
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,14 @@ class LoadConfig:
     (``message.timeout.ms``); the default outlasts order-service's own 10 s produce
     timeout, so a broker outage shows as its 503 rather than as a client timeout.
     ``stop_timeout_s`` is how long the Kafka user waits for outstanding deliveries at stop.
-    ``processes`` runs the users in that many Locust processes (one gevent loop is one
-    core at most): each takes an equal share of the users at every moment of the shape
-    and its own slice of the keys (``n % processes``), so versions still count up per key."""
+
+    ``workers=0`` runs the users in one Locust process (the default and the fast path).
+    ``workers=N`` runs Locust's own master/worker mode: one master (it runs the shape and
+    hands users to the workers, as Locust distributes them) and N workers, each with its
+    own slice of the keys (``n % N``), so versions still count up per key (one gevent loop
+    is one core at most; workers are how a run gets more). The runner starts
+    ``local_workers`` of them (default: all) on this machine; the master waits for the rest
+    to join from elsewhere on ``master_port`` (0: a free port), bound to 127.0.0.1."""
 
     target: Target
     user: str = "http"
@@ -70,7 +75,9 @@ class LoadConfig:
     request_timeout_s: float = 15.0
     stop_timeout_s: float = 5.0
     seed: int | None = None
-    processes: int = 1
+    workers: int = 0
+    local_workers: int | None = None
+    master_port: int = 0
 
     def __post_init__(self) -> None:
         _check_choice("user", self.user, USER_KINDS)
@@ -108,20 +115,34 @@ class LoadConfig:
         _check_positive("stop_timeout_s", self.stop_timeout_s)
         if self.seed is not None:
             _check_int("seed", self.seed, 0)
-        _check_int("processes", self.processes, 1)
-        most = min(self.users, self.key_count, MAX_PROCESSES)
-        if self.processes > most:
+        _check_int("workers", self.workers, 0)
+        most = min(self.users, self.key_count, MAX_WORKERS)
+        if self.workers > most:
             raise ConfigError(
-                f"load.processes must be between 1 and {most} (at most users={self.users}, "
-                f"key_count={self.key_count} and {MAX_PROCESSES}: each process needs a user and a key of its own), "
-                f"got {self.processes!r}"
+                f"load.workers must be between 0 and {most} (at most users={self.users}, "
+                f"key_count={self.key_count} and {MAX_WORKERS}: each worker needs a user and a key of its own), "
+                f"got {self.workers!r}"
             )
+        if self.local_workers is not None:
+            _check_int("local_workers", self.local_workers, 0)
+            if self.local_workers > self.workers:
+                raise ConfigError(
+                    f"load.local_workers must be between 0 and workers ({self.workers}), got {self.local_workers!r}"
+                )
+        _check_int("master_port", self.master_port, 0)
+        if self.master_port > 65535:
+            raise ConfigError(f"load.master_port must be a TCP port (0 for a free one), got {self.master_port!r}")
         _check_target(self.user, self.target)
 
     @property
     def peak_spawn_rate(self) -> float:
         """Users started per second: by default all of them within a second."""
         return self.spawn_rate if self.spawn_rate is not None else float(self.users)
+
+    @property
+    def workers_here(self) -> int:
+        """How many workers the runner starts on this machine."""
+        return self.workers if self.local_workers is None else self.local_workers
 
     @property
     def rate_per_user(self) -> float:

@@ -3,10 +3,12 @@
 A :class:`RequestRecord` is one request the load sent and what came of it: ``ok`` means
 the system acknowledged the event (HTTP 202 from order-service, or a successful Kafka
 delivery report). The driver writes them to ``events.jsonl`` in batches, one line per
-batch: a JSON array of records, each an array in :class:`RequestRecord`'s field order
-(the Kafka user makes tens of thousands a second; one ``orjson.dumps`` per batch of plain
-tuples costs a fraction of a JSON object per record). One :class:`SecondStats` per second
-goes to ``stats.jsonl``; the parent reads both back, also while the driver still writes.
+batch (a second of one process's records): a JSON array of records, each an array in
+:class:`RequestRecord`'s field order (the Kafka user makes tens of thousands a second; one
+``orjson.dumps`` per batch of plain tuples costs a fraction of a JSON object per record).
+One :class:`SecondStats` per second goes to ``stats.jsonl``; the parent reads both back,
+also while the driver still writes. With workers, the master writes both files for the
+whole run (the workers send it their batches, already encoded).
 
 Percentiles here are exact (nearest rank over every latency), not Locust's bucketed
 approximations, because the records are all at hand anyway.
@@ -102,6 +104,11 @@ def summarize(records: Iterable[Sequence[Any]]) -> Summary:
     for record in records:
         latencies.append(record[LATENCY_MS])
         failures += not record[OK]
+    return summarize_latencies(latencies, failures)
+
+
+def summarize_latencies(latencies: list[float], failures: int) -> Summary:
+    """Counts and exact percentiles of the latencies of some records (sorts the list in place)."""
     latencies.sort()
     return Summary(
         requests=len(latencies),
@@ -115,22 +122,23 @@ def summarize(records: Iterable[Sequence[Any]]) -> Summary:
 @dataclass(frozen=True)
 class RunFiles:
     """The files of one load process, in its run's directory: its driver writes them, the
-    parent reads them (also while the run goes on). A run in several processes has one
-    set per process in the same directory, told apart by ``process`` in their names.
-    ``events`` and ``stats`` get one line per second each, so line ``k`` of one holds the
-    records that line ``k`` of the other counts (``merge_seconds`` relies on it)."""
+    parent reads them (also while the run goes on). Process 0 is the only process or
+    Locust's master, and only it writes ``events`` and ``stats`` (the whole run's); local
+    workers ``1..N`` have their own ``config``, ``status`` and ``log``."""
 
     dir: Path
     process: int = 0
 
     @property
     def config(self) -> Path:
-        """Written by the parent: ``{"config": LoadConfig, "parent_pid": int, "process": int}``."""
+        """Written by the parent: ``{"role", "parent_pid", "process"}`` and, for process 0,
+        ``"config"`` (a LoadConfig), for a worker ``"master_host"`` and ``"master_port"``."""
         return self.dir / f"config-{self.process}.json"
 
     @property
     def status(self) -> Path:
-        """Replaced atomically by the driver: ``running`` once started, ``stopped`` at the end."""
+        """Replaced atomically by the driver: ``running`` once started, ``stopped`` at the end
+        (a master is ``listening``, with its ``master_port``, while it waits for workers)."""
         return self.dir / f"status-{self.process}.json"
 
     @property
@@ -147,42 +155,14 @@ class RunFiles:
 
 
 def encode_records(rows: Sequence[Row]) -> bytes:
-    """One line of ``events.jsonl``: the second's batch as a JSON array of field arrays."""
+    """One line of ``events.jsonl``: a batch as a JSON array of field arrays."""
     return orjson.dumps(rows) + b"\n"
 
 
 def read_batches(path: Path) -> list[list[RequestRecord]]:
-    """The records of the complete lines of ``events.jsonl``, a list per line (per second)."""
+    """The records of the complete lines of ``events.jsonl``, a list per line (per batch)."""
     make = RequestRecord._make
     return [[make(row) for row in orjson.loads(line)] for line in _complete_lines(path)]
-
-
-ProcessSeconds = tuple[Sequence[SecondStats], Sequence[Sequence[RequestRecord]]]
-
-
-def merge_seconds(processes: Sequence[ProcessSeconds]) -> list[SecondStats]:
-    """One run's seconds from several processes' ``(seconds, batches)``: the ``k``-th second
-    of the run sums the ``k``-th of each process (their clocks tick apart by less than a
-    second), with percentiles over the records of all of them, exact as in one process."""
-    merged: list[SecondStats] = []
-    for k in range(max((len(seconds) for seconds, _ in processes), default=0)):
-        parts = [
-            (seconds[k], batches[k] if k < len(batches) else []) for seconds, batches in processes if k < len(seconds)
-        ]
-        summary = summarize(record for _, batch in parts for record in batch)
-        merged.append(
-            SecondStats(
-                time=max(second.time for second, _ in parts),
-                requests=sum(second.requests for second, _ in parts),
-                failures=sum(second.failures for second, _ in parts),
-                rps=sum(second.rps for second, _ in parts),
-                p50=summary.p50,
-                p95=summary.p95,
-                p99=summary.p99,
-                users=sum(second.users for second, _ in parts),
-            )
-        )
-    return merged
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -21,7 +21,6 @@ from chaoskit.load.records import (
     RunFiles,
     SecondStats,
     Summary,
-    merge_seconds,
     read_batches,
     read_jsonl,
     summarize,
@@ -30,10 +29,11 @@ from chaoskit.load.records import (
 
 @dataclass(frozen=True)
 class LoadResult:
-    """``complete`` is False when a driver did not finish writing (it was killed): its
-    records then stop at its last full second. ``driver_cpu_s`` and ``driver_wall_s`` are
-    the driver processes' CPU seconds (summed) and wall seconds (the longest), None if one
-    was killed; ``core_shares`` the CPU per wall second of each. ``cpu_warning`` is
+    """``complete`` is False when a driver did not finish writing (it was killed): the
+    records then stop at the last full second. ``driver_cpu_s`` and ``driver_wall_s`` are
+    the local driver processes' CPU seconds (summed) and wall seconds (the longest), None
+    if one was killed; ``core_shares`` the CPU per wall second of each (the master's or
+    the only process's first, then each local worker's). ``cpu_warning`` is
     Locust's warning that a load process ran above 90% CPU, when its latencies include
     its own queueing and say less about the system; :attr:`core_share` is the same
     figure over the whole run: whether the load generator, not the system, was the
@@ -55,13 +55,13 @@ class LoadResult:
 
     @classmethod
     def read(cls, run_dir: Path, files: Sequence[RunFiles], config: LoadConfig) -> LoadResult:
-        """The run from its processes' files (``RunFiles(run_dir, n)`` for each process n)."""
+        """The run from its local processes' files (``RunFiles(run_dir, n)`` for each
+        process n): records and seconds from process 0, which wrote them for the whole run."""
         statuses = [_status(part) for part in files]
-        batches = [read_batches(part.events) for part in files]
-        records = [record for per_process in batches for batch in per_process for record in batch]
-        if len(files) > 1:
+        records = [record for batch in read_batches(files[0].events) for record in batch]
+        if config.workers:  # batches from several workers interleave
             records.sort(key=lambda record: record.start_time)
-        seconds = _seconds(files, batches)
+        seconds = read_seconds(files[0])
         complete = all(status.get("state") == "stopped" for status in statuses)
         started = min((s["started_at"] for s in statuses if s.get("started_at")), default=None) or min(
             (r.start_time for r in records), default=0.0
@@ -80,9 +80,7 @@ class LoadResult:
             ended_at=ended,
             stop_reason=statuses[0].get("reason", "killed") if complete else "killed",
             complete=complete,
-            locust_totals=(
-                {key: sum(s["locust"][key] for s in statuses) for key in ("requests", "failures")} if complete else {}
-            ),
+            locust_totals=dict(statuses[0]["locust"]) if complete else {},
             driver_cpu_s=sum(cpu for cpu, _ in usage) if known else None,  # type: ignore[misc]
             driver_wall_s=max(wall for _, wall in usage) if known else None,  # type: ignore[type-var]
             cpu_warning=any(status.get("cpu_warning") for status in statuses),
@@ -137,16 +135,9 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} ms"
 
 
-def read_seconds(files: Sequence[RunFiles]) -> list[SecondStats]:
-    """The run's per-second statistics written so far, over all of its processes."""
-    return _seconds(files, [read_batches(part.events) for part in files] if len(files) > 1 else [])
-
-
-def _seconds(files: Sequence[RunFiles], batches: Sequence[list[list[RequestRecord]]]) -> list[SecondStats]:
-    per_process = [[SecondStats.from_json(item) for item in read_jsonl(part.stats)] for part in files]
-    if len(per_process) == 1:
-        return per_process[0]  # the driver's own seconds, percentiles included
-    return merge_seconds(list(zip(per_process, batches)))
+def read_seconds(files: RunFiles) -> list[SecondStats]:
+    """The run's per-second statistics written so far, by its only process or its master."""
+    return [SecondStats.from_json(item) for item in read_jsonl(files.stats)]
 
 
 def _status(files: RunFiles) -> dict[str, Any]:

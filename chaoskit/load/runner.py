@@ -1,8 +1,10 @@
 """Starting, watching and stopping a load run from the test process.
 
-Imports nothing from Locust or gevent: the load runs in a subprocess
-(``python -m chaoskit.load.driver``) in a session of its own, and this side only writes
-its config, watches its files and signals it. An experiment reads::
+Imports nothing from Locust or gevent: the load runs in subprocesses
+(``python -m chaoskit.load.driver``), each in a session of its own, and this side only
+writes their configs, watches their files and signals them. With ``workers=N`` those are
+Locust's master (process 0, started first: it picks its port) and the workers on this
+machine (processes 1..N), told the master's address. An experiment reads::
 
     with load.run(users=20, rate=200, shape="constant") as run:
         with faults.down("document-service"):
@@ -42,12 +44,14 @@ class LoadRunError(ChaoskitError):
 
 
 class LoadRun:
-    """One load run: a context manager around its driver processes (``config.processes``)."""
+    """One load run: a context manager around its driver processes (one, or Locust's master
+    and the local workers)."""
 
     def __init__(self, config: LoadConfig, run_dir: Path, start_timeout_s: float) -> None:
         self.config = config
         self.dir = run_dir
-        self.files = [RunFiles(run_dir, process) for process in range(config.processes)]
+        local = 1 + (config.workers_here if config.workers else 0)
+        self.files = [RunFiles(run_dir, process) for process in range(local)]
         self.start_timeout_s = start_timeout_s
         self.started_at: float | None = None
         self._procs: list[subprocess.Popen[bytes]] = []
@@ -56,18 +60,17 @@ class LoadRun:
     # -- while it runs -----------------------------------------------------------------------
     @property
     def pid(self) -> int | None:
-        """The first driver's pid (the only one unless ``processes`` > 1)."""
+        """The first driver's pid: the only process, or Locust's master."""
         return self._procs[0].pid if self._procs else None
 
     @property
     def pids(self) -> list[int]:
+        """Every local driver's pid, the master's (or the only one's) first."""
         return [proc.pid for proc in self._procs]
 
     def seconds(self) -> list[SecondStats]:
-        """The per-second statistics written so far (one entry per elapsed second). With
-        several processes this reads their records too (for exact percentiles): poll it
-        every second or so, not in a tight loop."""
-        return read_seconds(self.files)
+        """The per-second statistics written so far (one entry per elapsed second)."""
+        return read_seconds(self.files[0])
 
     def running(self) -> bool:
         return any(proc.poll() is None for proc in self._procs)
@@ -81,16 +84,21 @@ class LoadRun:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> LoadRun:
+        first = self.files[0]
+        role = "master" if self.config.workers else "local"
         try:
-            for files in self.files:
-                self._procs.append(self._spawn(files))
-            statuses = [self._wait_running(files, proc) for files, proc in zip(self.files, self._procs)]
+            self._procs.append(self._spawn(first, {"role": role, "config": self.config.to_json()}))
+            if self.config.workers:
+                listening = self._wait_status(first, ("listening", "running", "stopped"), "Locust's master")
+                master = {"role": "worker", "master_host": "127.0.0.1", "master_port": listening["master_port"]}
+                self._procs.extend(self._spawn(files, master) for files in self.files[1:])
+            status = self._wait_status(first, ("running", "stopped"), "the load driver")
         except BaseException as err:
             self._stop()
             if isinstance(err, DeadlineExceeded):
                 raise LoadRunError(f"{err}\n{self._log_tails()}") from None
             raise
-        self.started_at = min(float(str(status["started_at"])) for status in statuses)
+        self.started_at = float(str(status["started_at"]))
         return self
 
     def __exit__(
@@ -103,16 +111,8 @@ class LoadRun:
             self._stop()
             self._result = LoadResult.read(self.dir, self.files, self.config)
 
-    def _spawn(self, files: RunFiles) -> subprocess.Popen[bytes]:
-        files.config.write_text(
-            json.dumps(
-                {
-                    "config": self.config.to_json(),
-                    "parent_pid": os.getpid(),
-                    "process": files.process,
-                }
-            )
-        )
+    def _spawn(self, files: RunFiles, spec: dict[str, object]) -> subprocess.Popen[bytes]:
+        files.config.write_text(json.dumps({**spec, "parent_pid": os.getpid(), "process": files.process}))
         with files.log.open("ab") as log:
             return subprocess.Popen(
                 [sys.executable, "-m", "chaoskit.load.driver", str(files.config)],
@@ -123,28 +123,33 @@ class LoadRun:
                 start_new_session=True,
             )
 
-    def _wait_running(self, files: RunFiles, proc: subprocess.Popen[bytes]) -> dict[str, object]:
+    def _wait_status(self, files: RunFiles, states: tuple[str, ...], what: str) -> dict[str, object]:
+        """Process 0's status once it is in one of ``states``; a local driver exiting first
+        (the master, or a worker that could not join it) ends the wait."""
         return wait_for(
-            lambda: self._status_running(files),
+            lambda: self._status_in(files, states),
             self.start_timeout_s,
-            f"the load driver {files.process}",
-            abort=lambda: self._exited(proc),
+            what,
+            abort=self._exited,
         )
 
     @staticmethod
-    def _status_running(files: RunFiles) -> dict[str, object] | None:
+    def _status_in(files: RunFiles, states: tuple[str, ...]) -> dict[str, object] | None:
         if not files.status.exists():
             return None
         status = json.loads(files.status.read_text())
-        return status if status.get("state") in ("running", "stopped") else None
+        return status if status.get("state") in states else None
 
-    @staticmethod
-    def _exited(proc: subprocess.Popen[bytes]) -> str | None:
-        code = proc.poll()
-        return None if code is None else f"the process exited with code {code} before starting"
+    def _exited(self) -> str | None:
+        for files, proc in zip(self.files, self._procs):
+            code = proc.poll()
+            if code is not None:
+                return f"load driver {files.process} exited with code {code} before starting"
+        return None
 
     def _wait_for_end(self) -> None:
-        """The drivers end by themselves after the duration; give them that plus a stop's worth."""
+        """The drivers end by themselves after the duration (the workers when the master
+        quits); give them that plus a stop's worth."""
         assert self.started_at is not None and self.config.duration_s is not None
         deadline = self.started_at + self.config.duration_s + self._stop_grace_s()
         for proc in self._procs:
@@ -157,11 +162,19 @@ class LoadRun:
         return self.config.request_timeout_s + self.config.stop_timeout_s + STOP_SLACK_S
 
     def _stop(self) -> None:
-        """SIGTERM (a clean stop that flushes), SIGKILL to each whole session after the grace."""
-        alive = [proc for proc in self._procs if proc.poll() is None]
+        """SIGTERM (a clean stop that flushes), SIGKILL to each whole session after the grace.
+
+        The master (or the only process) goes first and alone: it stops its workers and
+        takes their last records before it quits, and they quit with it; a worker still
+        there after that is signalled too."""
+        deadline = time.monotonic() + self._stop_grace_s()
+        for group in (self._procs[:1], self._procs[1:]):
+            self._stop_group(group, max(deadline, time.monotonic() + STOP_SLACK_S))
+
+    def _stop_group(self, procs: list[subprocess.Popen[bytes]], deadline: float) -> None:
+        alive = [proc for proc in procs if proc.poll() is None]
         for proc in alive:
             _signal_session(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + self._stop_grace_s()
         for proc in alive:
             try:
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))
@@ -214,7 +227,9 @@ class LoadRunner:
         request_timeout_s: float = 15.0,
         stop_timeout_s: float = 5.0,
         seed: int | None = None,
-        processes: int = 1,
+        workers: int = 0,
+        local_workers: int | None = None,
+        master_port: int = 0,
     ) -> LoadRun:
         """A load run to enter with ``with``; raises ConfigError or BlastRadiusError now,
         before anything starts, if a parameter or the target is not acceptable."""
@@ -235,7 +250,9 @@ class LoadRunner:
             request_timeout_s=request_timeout_s,
             stop_timeout_s=stop_timeout_s,
             seed=seed,
-            processes=processes,
+            workers=workers,
+            local_workers=local_workers,
+            master_port=master_port,
         )
         return LoadRun(config, self._new_dir(f"{config.user}-{config.shape}"), self.start_timeout_s)
 

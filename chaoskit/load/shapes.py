@@ -9,8 +9,8 @@ around it) so the shapes can be unit-tested without importing Locust into pytest
 - ``step``: ``steps`` equal stages, stage ``i`` (from 1) running ``ceil(users * i / steps)``.
 
 Past the duration every shape returns None (the run is over); an open-ended constant run
-(``duration_s=None``) never ends by itself. A run in several processes gives each its
-``split`` of the count, so together they follow the shape exactly.
+(``duration_s=None``) never ends by itself. With workers the shape runs on Locust's
+master, which hands the users out to the workers itself.
 """
 
 from __future__ import annotations
@@ -51,5 +51,6 @@ def users_at(
 
 
 def split(total: int, parts: int) -> list[int]:
-    """``total`` in ``parts`` shares differing by at most one, the larger ones first."""
+    """``total`` in ``parts`` shares differing by at most one, the larger ones first: the
+    users each of ``parts`` workers runs, as Locust's master spreads them."""
     return [total // parts + (index < total % parts) for index in range(parts)]

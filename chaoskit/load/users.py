@@ -259,13 +259,18 @@ class KafkaProducerUser(User):
         deliveries.flush()
 
 
-def configure(config: LoadConfig, process: int = 0, sink: Sink | None = None) -> type[User]:
-    """Set the user classes up for load process ``process`` of a run; returns the class to
-    run. The Kafka user hands its record rows to ``sink``; the HTTP user's come through
-    Locust's ``request`` event."""
+def configure(config: LoadConfig, worker: int = 0, sink: Sink | None = None) -> type[User]:
+    """Set the user classes up for this process of a run (worker ``worker`` of
+    ``config.workers``, or the only process); returns the class to run. The Kafka user hands
+    its record rows to ``sink``; the HTTP user's come through Locust's ``request`` event."""
     global _keys
     _keys = KeySpace(
-        config.key_prefix, config.key_count, config.content_bytes, config.seed, stride=config.processes, offset=process
+        config.key_prefix,
+        config.key_count,
+        config.content_bytes,
+        config.seed,
+        stride=max(1, config.workers),
+        offset=worker,
     )
     OrderServiceUser.rate_per_user = KafkaProducerUser.rate_per_user = config.rate_per_user
     if config.user == "http":

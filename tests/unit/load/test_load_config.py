@@ -34,11 +34,14 @@ KAFKA = Target.kafka("127.0.0.1:9092", "events")
         ({"key_prefix": " "}, r"load\.key_prefix must be a non-empty string"),
         ({"key_count": 0}, r"load\.key_count must be an integer >= 1"),
         ({"content_bytes": -1}, r"load\.content_bytes must be an integer >= 0"),
-        ({"processes": 0}, r"load\.processes must be an integer >= 1, got 0"),
-        ({"processes": True}, r"load\.processes must be an integer >= 1, got True"),
-        ({"processes": 21}, r"load\.processes must be between 1 and 20 \(at most users=20, key_count=100 and 32"),
-        ({"processes": 3, "key_count": 2}, r"load\.processes must be between 1 and 2 .*key_count=2"),
-        ({"processes": 33, "users": 40}, r"load\.processes must be between 1 and 32 .*, got 33"),
+        ({"workers": -1}, r"load\.workers must be an integer >= 0, got -1"),
+        ({"workers": True}, r"load\.workers must be an integer >= 0, got True"),
+        ({"workers": 21}, r"load\.workers must be between 0 and 20 \(at most users=20, key_count=100 and 32"),
+        ({"workers": 3, "key_count": 2}, r"load\.workers must be between 0 and 2 .*key_count=2"),
+        ({"workers": 33, "users": 40}, r"load\.workers must be between 0 and 32 .*, got 33"),
+        ({"workers": 2, "local_workers": 3}, r"load\.local_workers must be between 0 and workers \(2\), got 3"),
+        ({"local_workers": -1}, r"load\.local_workers must be an integer >= 0, got -1"),
+        ({"master_port": 70000}, r"load\.master_port must be a TCP port \(0 for a free one\), got 70000"),
     ],
 )
 def test_bad_parameters_name_the_field_the_value_and_what_is_allowed(params: dict, message: str) -> None:
@@ -80,7 +83,17 @@ def test_loopback_targets_are_accepted(target: Target) -> None:
 
 
 def test_config_round_trips_through_json() -> None:
-    config = LoadConfig(target=KAFKA, user="kafka", shape="step", duration_s=8, steps=2, seed=3, processes=2)
+    config = LoadConfig(
+        target=KAFKA,
+        user="kafka",
+        shape="step",
+        duration_s=8,
+        steps=2,
+        seed=3,
+        workers=3,
+        local_workers=2,
+        master_port=5557,
+    )
     assert LoadConfig.from_json(config.to_json()) == config
 
 
@@ -88,6 +101,10 @@ def test_derived_settings() -> None:
     config = LoadConfig(target=HTTP, users=8, rate=200, shape="spike", duration_s=9)
     assert (config.rate_per_user, config.peak_spawn_rate, config.spike_base, config.run_limit_s) == (25, 8, 2, 9)
     assert LoadConfig(target=HTTP, max_duration_s=30).run_limit_s == 30
+    assert (
+        LoadConfig(target=HTTP, workers=3).workers_here,
+        LoadConfig(target=HTTP, workers=3, local_workers=1).workers_here,
+    ) == (3, 1)
 
 
 def test_runner_refuses_bad_parameters_before_creating_anything(tmp_path: Path) -> None:

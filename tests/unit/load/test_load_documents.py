@@ -32,7 +32,7 @@ def test_every_event_gets_its_own_event_and_trace_id() -> None:
     assert all(len(d.event_id) == 32 and int(d.event_id, 16) >= 0 for d in docs)
 
 
-def test_processes_of_a_run_draw_disjoint_slices_of_the_keys() -> None:
+def test_workers_of_a_run_draw_disjoint_slices_of_the_keys() -> None:
     slices = [{KeySpace("p", 10, stride=3, offset=n).next().key for _ in range(300)} for n in range(3)]
     assert slices == [{"p-0", "p-3", "p-6", "p-9"}, {"p-1", "p-4", "p-7"}, {"p-2", "p-5", "p-8"}]
 

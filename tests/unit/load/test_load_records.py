@@ -11,7 +11,6 @@ from chaoskit.load.records import (
     RunFiles,
     SecondStats,
     encode_records,
-    merge_seconds,
     read_batches,
     read_jsonl,
 )
@@ -81,42 +80,38 @@ def _second(time: float, requests: int, users: int) -> SecondStats:
     )
 
 
-def test_seconds_of_several_processes_add_up_with_percentiles_over_all_their_records() -> None:
-    def batch(*latencies: float) -> list[RequestRecord]:
-        return [RequestRecord(f"e{n}", "t", "k", 1, True, 100.0, ms) for n, ms in enumerate(latencies)]
-
-    first = ([_second(101.0, 2, 3), _second(102.0, 1, 3)], [batch(1.0, 2.0), batch(50.0)])
-    second = ([_second(101.4, 2, 2)], [batch(3.0, 100.0)])
-    merged = merge_seconds([first, second])
-    assert [(s.time, s.requests, s.users, s.rps) for s in merged] == [(101.4, 4, 5, 4.0), (102.0, 1, 3, 1.0)]
-    assert (merged[0].p50, merged[0].p95, merged[1].p99) == (2.0, 100.0, 50.0)
-
-
-def test_a_run_in_two_processes_reads_as_one(tmp_path: Path) -> None:
-    parts = [RunFiles(tmp_path, 0), RunFiles(tmp_path, 1)]
+def test_a_master_worker_run_reads_records_and_seconds_from_the_master_and_usage_from_every_process(
+    tmp_path: Path,
+) -> None:
+    """The master (process 0) wrote the whole run's records and seconds, the workers'
+    batches interleaved (sorted back by start time); each local process has a status."""
+    parts = [RunFiles(tmp_path, 0), RunFiles(tmp_path, 1), RunFiles(tmp_path, 2)]
+    worker_1 = [("e2", "t", "k-0", 1, True, 100.5, 5.0, None)]
+    worker_2 = [("e1", "t", "k-1", 1, True, 100.0, 7.0, None), ("e3", "t", "k-1", 2, False, 101.0, 9.0, "x")]
+    parts[0].events.write_bytes(encode_records(worker_1) + encode_records(worker_2))
+    parts[0].stats.write_text(_second(101.0, 3, 2).to_line() + "\n")
     for n, part in enumerate(parts):
-        part.events.write_bytes(encode_records([(f"e{n}", "t", f"k-{n}", 1, True, 100.0 + n, 5.0, None)]))
-        part.stats.write_text(_second(101.0 + n, 1, 1).to_line() + "\n")
         part.status.write_text(
             json.dumps(
                 {
                     "state": "stopped",
                     "started_at": 99.0 + n,
                     "ended_at": 103.0 + n,
-                    "reason": "duration",
-                    "locust": {"requests": 1, "failures": 0},
+                    "reason": "duration" if n == 0 else "master quit",
+                    "locust": {"requests": 3, "failures": 1} if n == 0 else {"requests": 0, "failures": 0},
                     "cpu_s": 1.0 + n,
                     "wall_s": 4.0,
                 }
             )
         )
-    result = LoadResult.read(tmp_path, parts, LoadConfig(target=Target.http("http://127.0.0.1:1"), processes=2))
-    assert [r.event_id for r in result.records] == ["e0", "e1"]
-    assert (result.started_at, result.ended_at, result.complete) == (99.0, 104.0, True)
-    assert result.locust_totals == {"requests": 2, "failures": 0}
-    assert [(s.requests, s.users) for s in result.seconds] == [(2, 2)]
-    assert (result.driver_cpu_s, result.driver_wall_s) == (3.0, 4.0)
-    assert (result.core_shares, result.core_share) == ((0.25, 0.5), 0.5)
-    parts[1].status.write_text(json.dumps({"state": "running", "started_at": 100.0}))
-    killed = LoadResult.read(tmp_path, parts, LoadConfig(target=Target.http("http://127.0.0.1:1"), processes=2))
+    config = LoadConfig(target=Target.http("http://127.0.0.1:1"), workers=2)
+    result = LoadResult.read(tmp_path, parts, config)
+    assert [r.event_id for r in result.records] == ["e1", "e2", "e3"]
+    assert (result.started_at, result.ended_at, result.complete, result.stop_reason) == (99.0, 105.0, True, "duration")
+    assert result.locust_totals == {"requests": 3, "failures": 1}
+    assert [(s.requests, s.users) for s in result.seconds] == [(3, 2)]
+    assert (result.driver_cpu_s, result.driver_wall_s) == (6.0, 4.0)
+    assert (result.core_shares, result.core_share) == ((0.25, 0.5, 0.75), 0.75)
+    parts[2].status.write_text(json.dumps({"state": "running", "started_at": 100.0}))
+    killed = LoadResult.read(tmp_path, parts, config)
     assert (killed.complete, killed.stop_reason, killed.core_share, killed.locust_totals) == (False, "killed", None, {})
