@@ -48,3 +48,24 @@ def test_http_run_shows_a_kafka_pause_in_the_during_phase_only(
         and after.p99 is not None
         and during.p99 > max(before.p99, after.p99)
     ), (before, during, after)
+
+
+def test_http_users_on_two_workers_report_every_request_through_the_master(
+    load_reference_env: ProcessRuntime, tmp_path: Path
+) -> None:
+    """The HTTP user's records come through Locust's request event on each worker, and
+    from there to the master: every request is in the run's records and in Locust's totals,
+    and each key's versions still count up (each worker has its own slice of the keys)."""
+    runner = LoadRunner(tmp_path, Target.http(f"http://{load_reference_env.endpoint('order-service')}"))
+    with runner.run(
+        users=4, rate=40, duration_s=4, key_prefix=f"http-workers-it-{uuid.uuid4().hex[:8]}", workers=2
+    ) as run:
+        assert len(run.pids) == 3
+    result = run.result
+    assert result.complete and result.stop_reason == "duration", result.summary_line()
+    assert result.totals.failures == 0, result.errors()
+    assert sum(s.requests for s in result.seconds) == len(result.records) == result.locust_totals["requests"] > 0
+    versions: dict[str, list[int]] = {}
+    for record in sorted(result.records, key=lambda r: r.start_time):
+        versions.setdefault(record.key, []).append(record.version)
+    assert all(sorted(seen) == list(range(1, len(seen) + 1)) for seen in versions.values()), versions

@@ -1,4 +1,5 @@
-"""The Kafka user and the driver process on a real broker (the minimal topology)."""
+"""The Kafka user and the driver processes on a real broker (the minimal topology): one
+process, and Locust's master with its workers."""
 
 from __future__ import annotations
 
@@ -70,13 +71,13 @@ def driver_processes(run_dir: Path) -> list[psutil.Process]:
 
 
 @pytest.mark.parametrize(
-    ("users", "rate", "duration_s", "processes"),
-    [(5, 100, 10, 1), (1, 3000, 5, 1), (4, 400, 5, 2)],
-    # above 1000 events/s per user a task sends a group of events; two processes share users and keys
-    ids=["paced", "grouped", "two-processes"],
+    ("users", "rate", "duration_s", "workers"),
+    [(5, 100, 10, 0), (1, 3000, 5, 0), (4, 400, 5, 2)],
+    # above 1000 events/s per user a task sends a group of events; two workers share users and keys
+    ids=["paced", "grouped", "two-workers"],
 )
 def test_kafka_user_reports_per_second_and_its_acked_ids_are_in_kafka(
-    load_minimal_env: ProcessRuntime, tmp_path: Path, users: int, rate: float, duration_s: float, processes: int
+    load_minimal_env: ProcessRuntime, tmp_path: Path, users: int, rate: float, duration_s: float, workers: int
 ) -> None:
     prefix = f"kafka-it-{uuid.uuid4().hex[:8]}"
     with kafka_runner(load_minimal_env, tmp_path).run(
@@ -86,9 +87,9 @@ def test_kafka_user_reports_per_second_and_its_acked_ids_are_in_kafka(
         duration_s=duration_s,
         key_prefix=prefix,
         key_count=20,
-        processes=processes,
+        workers=workers,
     ) as run:
-        assert len(run.pids) == processes and len(set(run.pids)) == processes
+        assert len(set(run.pids)) == 1 + workers  # the master and its workers, or the one process
         wait_for(lambda: any(s.requests for s in run.seconds()), 15, "a second with requests while running")
     result: LoadResult = run.result
 
@@ -135,55 +136,62 @@ def test_step_shape_changes_the_user_count_in_the_driver(load_minimal_env: Proce
     assert 2 in counts and 4 in counts and counts.index(2) < counts.index(4), counts
 
 
-@pytest.mark.parametrize(("interruption", "processes"), [(RuntimeError, 1), (KeyboardInterrupt, 2)])
+@pytest.mark.parametrize(("interruption", "workers"), [(RuntimeError, 0), (KeyboardInterrupt, 2)])
 def test_an_exception_in_the_block_stops_the_driver_and_keeps_its_records(
-    load_minimal_env: ProcessRuntime, tmp_path: Path, interruption: type[BaseException], processes: int
+    load_minimal_env: ProcessRuntime, tmp_path: Path, interruption: type[BaseException], workers: int
 ) -> None:
     runner = kafka_runner(load_minimal_env, tmp_path)
     with pytest.raises(interruption, match="experiment interrupted"):
-        with runner.run(user="kafka", users=2, rate=50, key_prefix="interrupted-it", processes=processes) as run:
+        with runner.run(user="kafka", users=2, rate=50, key_prefix="interrupted-it", workers=workers) as run:
             pids = run.pids
-            assert len(driver_processes(tmp_path)) == processes, "the drivers should be running inside the block"
+            assert len(driver_processes(tmp_path)) == 1 + workers, "the drivers should be running inside the block"
             wait_for(lambda: any(s.requests for s in run.seconds()), 15, "a second with requests")
             raise interruption("experiment interrupted")
     assert not any(psutil.pid_exists(pid) for pid in pids)
     assert driver_processes(tmp_path) == []
     assert run.result.complete and run.result.stop_reason == "SIGTERM"
     assert run.result.records and run.result.totals.failures == 0
+    if workers:  # the workers' last records reached the master before it quit
+        assert run.result.locust_totals["requests"] == len(run.result.records)
 
 
-def test_the_driver_exits_when_its_parent_dies(load_minimal_env: ProcessRuntime, tmp_path: Path) -> None:
-    """A test process killed outright (no teardown at all) must not leave Locust behind."""
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_driver_exits_when_its_parent_dies(load_minimal_env: ProcessRuntime, tmp_path: Path, workers: int) -> None:
+    """A test process killed outright (no teardown at all) must not leave Locust behind:
+    neither the one process nor the master and its workers."""
     script = textwrap.dedent(f"""
         import sys, time
         from chaoskit.load.config import Target
         from chaoskit.load.runner import LoadRunner
         runner = LoadRunner({str(tmp_path)!r}, Target.kafka({load_minimal_env.endpoint("kafka")!r}, "events"))
-        with runner.run(user="kafka", users=1, rate=10, key_prefix="orphan-it") as run:
-            print(run.pid, flush=True)
+        with runner.run(user="kafka", users=2, rate=10, key_prefix="orphan-it", workers={workers}) as run:
+            print(*run.pids, flush=True)
             time.sleep(120)
     """)
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    driver: psutil.Process | None = None
+    drivers: list[psutil.Process] = []
     try:
         assert parent.stdout is not None
-        driver = psutil.Process(int(parent.stdout.readline()))
-        assert driver.is_running()
+        drivers = [psutil.Process(int(pid)) for pid in parent.stdout.readline().split()]
+        assert len(drivers) == 1 + workers and all(driver.is_running() for driver in drivers)
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(timeout=10)
         wait_for(
-            lambda: not driver.is_running() or driver.status() == psutil.STATUS_ZOMBIE,
-            20,
-            "the orphaned driver to exit",
+            lambda: all(not d.is_running() or d.status() == psutil.STATUS_ZOMBIE for d in drivers),
+            30,
+            "the orphaned drivers to exit",
         )
-        status = json.loads(next(tmp_path.glob("load-*/status-0.json")).read_text())
-        assert status["state"] == "stopped" and status["reason"] == "parent exited"
+        for n in range(1 + workers):
+            status = json.loads(next(tmp_path.glob(f"load-*/status-{n}.json")).read_text())
+            assert status["state"] == "stopped" and status["reason"] in ("parent exited", "master quit"), status
+        assert json.loads(next(tmp_path.glob("load-*/status-0.json")).read_text())["reason"] == "parent exited"
     finally:
         if parent.poll() is None:
             parent.kill()
             parent.wait(timeout=10)
-        if driver is not None and driver.is_running():
-            driver.kill()
+        for driver in drivers:
+            if driver.is_running():
+                driver.kill()
 
 
 def test_an_open_ended_run_stops_itself_at_max_duration(load_minimal_env: ProcessRuntime, tmp_path: Path) -> None:
