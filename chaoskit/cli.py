@@ -20,7 +20,8 @@ from chaoskit.errors import ChaoskitError, ConfigError, exit_from
 from chaoskit.report import commands as report_cli
 from chaoskit.report.allure_cli import install_allure
 from chaoskit.runtime.base import Runtime
-from chaoskit.runtime.process import ProcessRuntime, down_all, sweep_orphans
+from chaoskit.runtime.factory import attach_runtime, make_runtime
+from chaoskit.runtime.process import down_all, sweep_orphans
 from chaoskit.runtime.state import EnvRecord, all_records
 from chaoskit.topology import load_topology
 
@@ -92,12 +93,7 @@ def _find(env_id: str | None, command: str) -> EnvRecord:
 
 
 def _attach(record: EnvRecord) -> Runtime:
-    topology = load_topology(Path(record.topology))
-    if record.runtime == "docker":
-        from chaoskit.runtime.docker import DockerRuntime
-
-        return DockerRuntime.attach(record, topology)
-    return ProcessRuntime.attach(record, topology)
+    return attach_runtime(record)
 
 
 def _docker(action: str) -> list[str]:
@@ -164,15 +160,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         print("valid; nothing was started")
         return 0
     if args.command == "up":
-        topology = load_topology(args.topology)
-        runtime: Runtime
-        if args.runtime == "docker":
-            from chaoskit.runtime.docker import DockerRuntime
-
-            runtime = DockerRuntime(topology, keep=True)
-        else:
+        if args.runtime == "process":
             install.install_all(say=lambda m: None)
-            runtime = ProcessRuntime(topology, keep=True)
+        runtime = make_runtime(args.runtime, load_topology(args.topology), keep=True)
         runtime.up()
         _print_status(runtime.status(), as_json=False)
         print(f"stop it with: chaoskit down {runtime.env_id}")

@@ -1,4 +1,4 @@
-"""One small class per component kind: what its container runs and how it is probed.
+"""One small class per component kind: what its container runs.
 
 Every component listens on the port the plan assigns and is reached at 127.0.0.1 from
 both the host and the other components (see ``docker.py`` for the two network modes), so
@@ -23,19 +23,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from chaoskit.runtime import health
 from chaoskit.runtime.docker_images import Images
 from chaoskit.runtime.plan import (
     HOST,
     KAFKA_HEAP,
     KAFKA_LOG4J2,
     Plan,
-    addr,
+    cluster_id,
     kafka_properties,
     render_properties,
     resolve_template,
 )
-from chaoskit.runtime.process import cluster_id
+from chaoskit.runtime.state import log_file
 from chaoskit.topology import Component, Topology
 
 # Formats the storage only when it is not formatted (first start, and after a wipe), so a
@@ -94,9 +93,6 @@ class ComponentContainer:
     def spec(self) -> ContainerSpec:
         raise NotImplementedError
 
-    def healthy(self) -> bool:
-        raise NotImplementedError
-
 
 class KafkaContainer(ComponentContainer):
     """A single-node KRaft broker: a listener per proxied link (see plan.py)."""
@@ -113,11 +109,9 @@ class KafkaContainer(ComponentContainer):
         props["listeners"] = props["listeners"].replace(f"://{HOST}:", f"://{self.bind}:")
         (self.conf_dir / "server.properties").write_text(render_properties(props))
         (self.conf_dir / "log4j2.properties").write_text(KAFKA_LOG4J2)
-        if not (self.conf_dir / "cluster.id").exists():
-            self.new_cluster_id()
-
-    def new_cluster_id(self) -> None:
-        (self.conf_dir / "cluster.id").write_text(cluster_id())
+        if not (self.data_dir / "meta.properties").exists():
+            # fresh storage (first start, or after a wipe) gets a fresh cluster id
+            (self.conf_dir / "cluster.id").write_text(cluster_id())
 
     def spec(self) -> ContainerSpec:
         return ContainerSpec(
@@ -132,9 +126,6 @@ class KafkaContainer(ComponentContainer):
             },
             binds={str(self.env_dir): "rw"},
         )
-
-    def healthy(self) -> bool:
-        return health.kafka_ready(addr(self.port))
 
 
 class RedisContainer(ComponentContainer):
@@ -161,9 +152,6 @@ class RedisContainer(ComponentContainer):
             binds={str(self.env_dir): "rw"},
         )
 
-    def healthy(self) -> bool:
-        return health.redis_ping(addr(self.port))
-
 
 class ToxiproxyContainer(ComponentContainer):
     def spec(self) -> ContainerSpec:
@@ -173,17 +161,9 @@ class ToxiproxyContainer(ComponentContainer):
             environment={"LOG_LEVEL": os.environ.get("CHAOSKIT_TOXIPROXY_LOG_LEVEL", "warn")},
         )
 
-    def healthy(self) -> bool:
-        return health.http_ok(f"http://{addr(self.port)}/version")
-
 
 # ``exec`` keeps the service the init's direct child, so a stop's SIGTERM reaches it.
 _LOG_TO_FILE = 'exec "$@" >>"$CHAOSKIT_LOG" 2>&1'
-
-
-def log_file(env_dir: Path, name: str) -> Path:
-    """Where a service (or an instance of one) writes its log."""
-    return env_dir / "logs" / f"{name}.log"
 
 
 class ServiceContainer(ComponentContainer):
@@ -234,11 +214,6 @@ class ServiceContainer(ComponentContainer):
             binds=binds,
             working_dir=source if self.images.mount_source else None,
         )
-
-    def healthy(self) -> bool:
-        if self.comp.health:
-            return health.http_ok(f"http://{addr(self.port)}{self.comp.health}")
-        return True
 
 
 class InstanceContainer(ServiceContainer):

@@ -12,8 +12,10 @@ inter-broker traffic, CONTROLLER for the KRaft quorum; neither is ever proxied.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -112,6 +114,11 @@ def make_plan(topology: Topology, ports: list[int]) -> Plan:
             link=link.name, proxy=link.proxy_name, listen_port=next(free), upstream_port=upstream
         )
     return Plan(direct=direct, kafka_controller_port=controller, kafka_link_ports=kafka_link_ports, proxies=proxies)
+
+
+def cluster_id() -> str:
+    """A Kafka cluster id (base64url of a random UUID), without starting a JVM to make one."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
 def listener_name(link: Link | str) -> str:

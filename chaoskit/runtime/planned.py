@@ -23,21 +23,22 @@ class PlannedRuntime:
 
     @property
     def env_id(self) -> str:
-        return self._rec.id
+        return self.env_record.id
 
     @property
-    def _rec(self) -> EnvRecord:
+    def env_record(self) -> EnvRecord:
+        """The record of the environment this runtime controls; an error when it is not up."""
         if self.record is None:
             raise ChaoskitError("the environment is not up: call up() first")
         return self.record
 
     @property
     def plan(self) -> Plan:
-        return Plan.from_json(self._rec.plan)
+        return Plan.from_json(self.env_record.plan)
 
     @property
     def dir(self) -> Path:
-        return self._rec.dir
+        return self.env_record.dir
 
     def endpoint(self, component: str, client: str | None = None) -> str:
         """``host:port`` of ``component``: direct, or as ``client`` reaches it (its proxy)."""
@@ -55,27 +56,33 @@ class PlannedRuntime:
 
     @property
     def toxiproxy(self) -> ToxiproxyAPI:
-        tp = self.topology.of_kind("toxiproxy")
-        assert tp is not None
-        return ToxiproxyAPI(HOST, self.plan.direct[tp.name])
+        return ToxiproxyAPI(HOST, self.plan.direct[self._toxiproxy.name])
 
     def instances(self, component: str | None = None) -> dict[str, str]:
         """Instance name -> direct endpoint (extra instances of a service, e.g. canaries)."""
         return {
             name: addr(spec["port"])
-            for name, spec in self._instances.items()
+            for name, spec in self.instance_specs.items()
             if component is None or spec["of"] == component
         }
 
     @property
-    def _instances(self) -> dict[str, Any]:
-        table: dict[str, Any] = self._rec.extra.setdefault("instances", {})
+    def instance_specs(self) -> dict[str, Any]:
+        """The record's table of current instances: name -> ``of``, ``port``, ``env`` and
+        what the backend keeps of it."""
+        table: dict[str, Any] = self.env_record.extra.setdefault("instances", {})
         return table
 
     @property
     def kafka_bootstrap(self) -> str:
         """The INTERNAL listener: for observers and admin, never proxied."""
         return self.endpoint(self._kafka.name)
+
+    @property
+    def _toxiproxy(self) -> Component:
+        tp = self.topology.of_kind("toxiproxy")
+        assert tp is not None
+        return tp
 
     @property
     def _kafka(self) -> Component:

@@ -9,23 +9,49 @@ environments started by one process never get the same port.
 
 from __future__ import annotations
 
+import errno
 import random
 import socket
 import threading
+
+import psutil
 
 PORT_RANGE = (20000, 32000)
 _handed_out: set[int] = set()
 _lock = threading.Lock()
 
 
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+def _bind_errno(port: int, host: str) -> int | None:
+    """The errno of binding ``port`` on ``host`` now, or None when the bind succeeds."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+        except OSError as err:
+            return err.errno
+    return None
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    return _bind_errno(port, host) is None
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether binding ``port`` fails with EADDRINUSE: another socket listens there. Read
+    from the bind's errno, never from a message, so it means the same whatever language
+    (or locale) a component reports its own bind failure in."""
+    return _bind_errno(port, host) == errno.EADDRINUSE
+
+
+def holder(port: int) -> str:
+    """`` (by pid N: name)`` for the process listening on ``port``, when it can be seen."""
+    try:
+        for conn in psutil.net_connections("tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+                return f" (by pid {conn.pid}: {psutil.Process(conn.pid).name()})"
+    except psutil.Error:
+        pass
+    return ""
 
 
 def allocate_ports(count: int, rng: random.Random | None = None) -> list[int]:

@@ -32,6 +32,11 @@ def state_root() -> Path:
     return Path(explicit) if explicit else Path(tempfile.gettempdir()) / "chaoskit-envs"
 
 
+def log_file(env_dir: Path, name: str) -> Path:
+    """Where a component or instance of an environment logs (``<env dir>/logs/<name>.log``)."""
+    return env_dir / "logs" / f"{name}.log"
+
+
 def new_env_id() -> str:
     return "ck-" + secrets.token_hex(4)
 

@@ -200,16 +200,16 @@ def test_a_component_that_cannot_start_is_named_and_nothing_is_left(monkeypatch,
     squatter.bind(("127.0.0.1", 0))
     squatter.listen()
     taken = squatter.getsockname()[1]
-    import chaoskit.runtime.process as process_module
+    import chaoskit.runtime.orchestrator as orchestrator_module
 
-    real = process_module.make_plan
+    real = orchestrator_module.make_plan
 
     def plan_with_taken_port(topo, ports):
         plan = real(topo, ports)
         plan.direct[component] = taken
         return plan
 
-    monkeypatch.setattr(process_module, "make_plan", plan_with_taken_port)
+    monkeypatch.setattr(orchestrator_module, "make_plan", plan_with_taken_port)
     rt = ProcessRuntime(topology, owner_pid=os.getpid(), start_timeout_s=30)
     before = _mine()
     try:
@@ -259,12 +259,12 @@ def test_a_missing_component_install_is_named_before_anything_starts(monkeypatch
 
 def test_a_port_taken_between_choosing_and_binding_is_retried_on_new_ports(monkeypatch):
     """Another program binds one of our ports first: that start is undone and redone."""
-    import chaoskit.runtime.process as process_module
+    import chaoskit.runtime.orchestrator as orchestrator_module
 
     squatter = socket.socket()
     squatter.bind(("127.0.0.1", 0))
     squatter.listen()
-    real, calls = process_module.make_plan, []
+    real, calls = orchestrator_module.make_plan, []
 
     def first_plan_collides(topo, ports):
         plan = real(topo, ports)
@@ -273,7 +273,7 @@ def test_a_port_taken_between_choosing_and_binding_is_retried_on_new_ports(monke
             plan.direct["redis"] = squatter.getsockname()[1]
         return plan
 
-    monkeypatch.setattr(process_module, "make_plan", first_plan_collides)
+    monkeypatch.setattr(orchestrator_module, "make_plan", first_plan_collides)
     rt = ProcessRuntime(load_topology(MINIMAL), owner_pid=os.getpid())
     before = _mine()
     try:
