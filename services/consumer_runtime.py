@@ -13,12 +13,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
 from confluent_kafka import Consumer, Producer
+from pydantic import Field
 
-from services.config import CommonConfig, Env
+from services.config import Bootstrap, CommonConfig, HttpUrl, RedisUrl, Text, number_in
 from services.kafka_io import DurablePublisher, consumer_config, producer_config
 from services.log import JsonLog
 from services.processing import DocumentServiceClient, Processor
@@ -28,29 +29,23 @@ from services.status_http import LoopThread, add_status_routes, start_site
 SHUTDOWN_FLUSH_S = 5.0
 
 
-@dataclass(frozen=True)
-class ConsumerSettings:
-    """The settings both consumer services read, with the same names and rules."""
+class ConsumerSettings(CommonConfig):
+    """The settings both consumer services read, with the same names and rules.
 
-    common: CommonConfig
-    bootstrap: str
-    consumer_group: str
-    redis_url: str
-    document_service_url: str
-    document_timeout_s: float
-    service_version: str
+    Each service's class gives SERVICE_NAME and CONSUMER_GROUP their default, its name.
+    """
 
-    @classmethod
-    def from_env(cls, env: Env, service: str) -> ConsumerSettings:
-        return cls(
-            common=CommonConfig.from_env(env, service),
-            bootstrap=env.bootstrap("KAFKA_BOOTSTRAP_SERVERS"),
-            consumer_group=env.string("CONSUMER_GROUP", service),
-            redis_url=env.url("REDIS_URL", ("redis", "rediss")),
-            document_service_url=env.url("DOCUMENT_SERVICE_URL", ("http", "https")),
-            document_timeout_s=env.number("DOCUMENT_TIMEOUT_S", 2.0, 0.0, 300.0, exclusive_minimum=True),
-            service_version=env.string("SERVICE_VERSION", "stable"),
-        )
+    bootstrap: Bootstrap = Field(alias="KAFKA_BOOTSTRAP_SERVERS")
+    consumer_group: Text
+    redis_url: RedisUrl
+    document_service_url: HttpUrl
+    document_timeout_s: Annotated[float, number_in(0.0, 300.0, exclusive_minimum=True)] = 2.0
+    service_version: Text = "stable"
+
+    @property
+    def settings(self) -> ConsumerSettings:
+        """These settings under the name the services (and the planted bugs) read them by."""
+        return self
 
 
 @dataclass(frozen=True)

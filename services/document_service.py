@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from services.config import CommonConfig, Env, load_config
+from services.config import CommonConfig, Text, load_config
 from services.log import JsonLog
 from services.messages import MAX_ID_LENGTH, MAX_VERSION
 from services.status_http import add_status_routes, serve_until_signalled
@@ -28,13 +27,10 @@ from services.status_http import add_status_routes, serve_until_signalled
 SERVICE = "document-service"
 
 
-@dataclass(frozen=True)
-class DocumentServiceConfig:
-    common: CommonConfig
+class DocumentServiceConfig(CommonConfig):
+    """document-service keeps its documents in memory, so it only needs where to serve."""
 
-    @classmethod
-    def from_env(cls, env: Env) -> DocumentServiceConfig:
-        return cls(common=CommonConfig.from_env(env, SERVICE))
+    service_name: Text = SERVICE
 
 
 def _bad_request(field: str, reason: str) -> web.Response:

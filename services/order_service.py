@@ -19,12 +19,13 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from typing import Annotated
 
 from aiohttp import web
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from pydantic import Field
 
-from services.config import CommonConfig, Env, load_config
+from services.config import Bootstrap, CommonConfig, Text, Topic, load_config, number_in
 from services.kafka_io import producer_config
 from services.log import JsonLog
 from services.messages import DocumentEvent, InvalidEvent, check_id, encode_headers, trace_headers
@@ -34,21 +35,13 @@ SERVICE = "order-service"
 SHUTDOWN_FLUSH_S = 10.0
 
 
-@dataclass(frozen=True)
-class OrderServiceConfig:
-    common: CommonConfig
-    bootstrap: str
-    requests_topic: str
-    produce_timeout_s: float
+class OrderServiceConfig(CommonConfig):
+    """order-service's variables; PRODUCE_TIMEOUT_S bounds how long a request waits for its ack."""
 
-    @classmethod
-    def from_env(cls, env: Env) -> OrderServiceConfig:
-        return cls(
-            common=CommonConfig.from_env(env, SERVICE),
-            bootstrap=env.bootstrap("KAFKA_BOOTSTRAP_SERVERS"),
-            requests_topic=env.topic("REQUESTS_TOPIC", "documents.requested"),
-            produce_timeout_s=env.number("PRODUCE_TIMEOUT_S", 10.0, 0.0, 300.0, exclusive_minimum=True),
-        )
+    service_name: Text = SERVICE
+    bootstrap: Bootstrap = Field(alias="KAFKA_BOOTSTRAP_SERVERS")
+    requests_topic: Topic = "documents.requested"
+    produce_timeout_s: Annotated[float, number_in(0.0, 300.0, exclusive_minimum=True)] = 10.0
 
 
 class DeliveryBridge:

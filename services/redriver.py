@@ -26,11 +26,12 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from pydantic import ValidationInfo, field_validator
 
-from services.config import ConfigError, Env, load_config
+from services.config import Text, Topic, integer_in, load_config, number_in
 from services.consumer_runtime import ConsumerRuntime, ConsumerSettings, consumer_runtime
 from services.kafka_io import commit_resolved
 from services.log import JsonLog
@@ -64,34 +65,30 @@ def retry_delay_s(attempts: int, base_s: float, factor: float, cap_s: float) -> 
         return cap_s
 
 
-@dataclass(frozen=True)
-class RedriverConfig:
-    settings: ConsumerSettings
-    dlq_topic: str
-    processed_topic: str
-    alerts_topic: str
-    backoff_base_s: float
-    backoff_factor: float
-    backoff_cap_s: float
-    max_attempts: int
+class RedriverConfig(ConsumerSettings):
+    """The backoff variables are also chaoskit's: `RetryPolicy.from_env` reads the same four."""
 
+    service_name: Text = SERVICE
+    consumer_group: Text = SERVICE
+    dlq_topic: Topic = "documents.dlq"
+    processed_topic: Topic = "documents.processed"
+    alerts_topic: Topic = "ops.alerts"
+    backoff_base_s: Annotated[float, number_in(0.0, 3600.0, exclusive_minimum=True)] = 1.0
+    backoff_factor: Annotated[float, number_in(1.0, 100.0)] = 2.0
+    backoff_cap_s: Annotated[float, number_in(0.0, 86400.0, exclusive_minimum=True)] = 8.0
+    max_attempts: Annotated[int, integer_in(1, 100)] = 4
+
+    @field_validator("backoff_cap_s")
     @classmethod
-    def from_env(cls, env: Env) -> RedriverConfig:
-        base = env.number("BACKOFF_BASE_S", 1.0, 0.0, 3600.0, exclusive_minimum=True)
-        cap = env.number("BACKOFF_CAP_S", 8.0, 0.0, 86400.0, exclusive_minimum=True)
-        if cap < base:
-            shown = env.raw("BACKOFF_CAP_S") or f"{cap:g}"
-            raise ConfigError("BACKOFF_CAP_S", shown, f"a number >= BACKOFF_BASE_S ({base:g})")
-        return cls(
-            settings=ConsumerSettings.from_env(env, SERVICE),
-            dlq_topic=env.topic("DLQ_TOPIC", "documents.dlq"),
-            processed_topic=env.topic("PROCESSED_TOPIC", "documents.processed"),
-            alerts_topic=env.topic("ALERTS_TOPIC", "ops.alerts"),
-            backoff_base_s=base,
-            backoff_factor=env.number("BACKOFF_FACTOR", 2.0, 1.0, 100.0),
-            backoff_cap_s=cap,
-            max_attempts=env.integer("MAX_ATTEMPTS", 4, 1, 100),
-        )
+    def _cap_reaches_base(cls, cap: float, info: ValidationInfo) -> float:
+        """A cap below the base would make every delay the cap: surely a typo, so refuse it.
+
+        Runs on the default too (validate_default), so BACKOFF_BASE_S=10 alone is refused.
+        """
+        base = info.data.get("backoff_base_s")
+        if base is not None and cap < base:
+            raise ValueError(f"a number >= BACKOFF_BASE_S ({base:g})")
+        return cap
 
     def delay_s(self, attempts: int) -> float:
         return retry_delay_s(attempts, self.backoff_base_s, self.backoff_factor, self.backoff_cap_s)

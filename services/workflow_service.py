@@ -23,11 +23,11 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from services.config import Env, load_config
+from services.config import Text, Topic, load_config, number_in
 from services.consumer_runtime import ConsumerRuntime, ConsumerSettings, consumer_runtime
 from services.kafka_io import commit_resolved
 from services.log import JsonLog
@@ -53,25 +53,16 @@ BATCH_MAX_S = 1.0
 POLL_TIMEOUT_S = 0.5
 
 
-@dataclass(frozen=True)
-class WorkflowConfig:
-    settings: ConsumerSettings
-    requests_topic: str
-    processed_topic: str
-    dlq_topic: str
-    fail_rate: float
-    extra_latency_ms: float
+class WorkflowConfig(ConsumerSettings):
+    """workflow-service's variables: its topics and the canary knobs of the module docstring."""
 
-    @classmethod
-    def from_env(cls, env: Env) -> WorkflowConfig:
-        return cls(
-            settings=ConsumerSettings.from_env(env, SERVICE),
-            requests_topic=env.topic("REQUESTS_TOPIC", "documents.requested"),
-            processed_topic=env.topic("PROCESSED_TOPIC", "documents.processed"),
-            dlq_topic=env.topic("DLQ_TOPIC", "documents.dlq"),
-            fail_rate=env.number("FAIL_RATE", 0.0, 0.0, 1.0),
-            extra_latency_ms=env.number("EXTRA_LATENCY_MS", 0.0, 0.0, 60000.0),
-        )
+    service_name: Text = SERVICE
+    consumer_group: Text = SERVICE
+    requests_topic: Topic = "documents.requested"
+    processed_topic: Topic = "documents.processed"
+    dlq_topic: Topic = "documents.dlq"
+    fail_rate: Annotated[float, number_in(0.0, 1.0)] = 0.0
+    extra_latency_ms: Annotated[float, number_in(0.0, 60000.0)] = 0.0
 
 
 @dataclass(frozen=True)
