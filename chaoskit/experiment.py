@@ -161,8 +161,9 @@ class Load:
     """The ``load`` fixture: Locust runs against this environment, keys in the experiment's
     namespace, each run in its own process (Locust's gevent patching stays out of pytest)."""
 
-    def __init__(self, runtime: Runtime, namespace: str, out_dir: Path, seed: int) -> None:
+    def __init__(self, runtime: Runtime, namespace: str, out_dir: Path, seed: int, workers: int = 0) -> None:
         self._runtime = runtime
+        self._workers = workers
         self._namespace = namespace
         self._out_dir = out_dir
         self._seed = seed
@@ -195,6 +196,8 @@ class Load:
             where = Target.http(target if "://" in target else f"http://{target}")
         params.setdefault("key_prefix", self._namespace)
         params.setdefault("seed", self._seed)
+        if self._workers:
+            params.setdefault("workers", self._workers)
         run = LoadRunner(self._out_dir, where).run(user=user, **params)
         self.runs.append(run)
         return run

@@ -18,6 +18,7 @@ class ChaosOptions:
     topology: Path
     seed: int
     keep: bool
+    load_workers: int = 0  # Locust workers per load run; 0: one load process
 
 
 OPTIONS = pytest.StashKey[ChaosOptions]()

@@ -77,7 +77,15 @@ def _options(config: pytest.Config) -> ChaosOptions:
     except ValueError:
         raise ConfigError(f"--chaos-seed={raw_seed!r} must be an integer") from None
     keep = bool(config.getoption("--chaos-keep") or config.getini("chaos_keep"))
-    return ChaosOptions(runtime=runtime, topology=topology, seed=seed, keep=keep)
+    raw_workers = config.getoption("--load-workers")
+    raw_workers = config.getini("load_workers") if raw_workers is None else raw_workers
+    try:
+        workers = int(raw_workers)
+        if workers < 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(f"--load-workers={raw_workers!r} must be a whole number >= 0 (0: one load process)") from None
+    return ChaosOptions(runtime=runtime, topology=topology, seed=seed, keep=keep, load_workers=workers)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -201,10 +209,11 @@ def faults(chaos_env: Runtime, timeline: Timeline) -> Iterator[Faults]:
 
 @pytest.fixture
 def load(chaos_env: Runtime, chaos_namespace: str, chaos_options: ChaosOptions, tmp_path: Path) -> Iterator[Load]:
-    """Locust load against order-service (or Kafka directly), in its own process."""
+    """Locust load against order-service (or Kafka directly), in its own process, or as a
+    Locust master with ``--load-workers`` local workers (a run's own ``workers=`` wins)."""
     from chaoskit.experiment import Load
 
-    handle = Load(chaos_env, chaos_namespace, tmp_path / "load", chaos_options.seed)
+    handle = Load(chaos_env, chaos_namespace, tmp_path / "load", chaos_options.seed, workers=chaos_options.load_workers)
     try:
         yield handle
     finally:

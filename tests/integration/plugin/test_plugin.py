@@ -241,3 +241,11 @@ def test_an_experiments_evidence_is_on_its_own_page_of_the_report(pytester: pyte
     containers = [json.loads(p.read_text()) for p in results.glob("*-container.json")]
     afters = [a for c in containers for a in c.get("afters", [])]
     assert not any("timeline" in n for after in afters for n in names(after)), afters
+
+
+def test_a_bad_load_workers_value_is_refused_before_anything_starts(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(load): pass")
+    result = pytester.runpytest_subprocess("-p", "no:locust", f"--chaos-topology={MINIMAL}", "--load-workers=-2")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*--load-workers=-2 must be a whole number >= 0*"])
+    assert not [r for r in all_records() if r.topology == str(MINIMAL) and r.orphaned()]
