@@ -14,7 +14,7 @@ import pytest
 from hypothesis import settings
 
 from chaoskit.checks import check_delivery
-from chaoskit.exploration import Method, ScheduleFailure, explore_schedules, fault_schedules, settle
+from chaoskit.exploration import Method, ScheduleFailure, explore_schedules, fault_schedules
 from chaoskit.observe.history import Kind
 
 pytestmark = pytest.mark.integration
@@ -60,7 +60,7 @@ def test_a_random_schedule_that_loses_events_shrinks_to_one_immediate_kill_whose
     with replay.recording(), replay.load.run(**METHOD.load):
         replay.wait_until(replay.final_state, METHOD.warmup_s, "an event applied before the schedule")
         exec(compile(printed, "<printed replay code>", "exec"), {"faults": replay.faults})
-    settle(replay, expected_state_of(replay), METHOD.settle_s)
+    replay.settle(expected_state_of(replay), METHOD.settle_s)
     delivery = check_delivery(replay.stop_recording(), replay.final_state(), replay.timeline)
     assert not delivery.ok
     committed = set(replay.history.select(Kind.COMMITTED).event_id)
