@@ -129,10 +129,8 @@ def _run_suite(pytest_args: list[str]) -> int:
     subprocess.run(
         [sys.executable, "-m", "pytest", "experiments", "--alluredir", str(results), *pytest_args], check=False
     )
-    report_cli.handle(
-        argparse.Namespace(command="report", results=results, out=Path("reports/allure-report"), single_file=None)
-    )
-    return report_cli.handle(argparse.Namespace(command="gate", results=results, policy=None, out=Path("reports")))
+    report_cli.report(results, Path("reports/allure-report"))
+    return report_cli.gate(results, None, Path("reports"))
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -54,15 +54,26 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[typ
 
 
 def handle(args: argparse.Namespace) -> int:
+    """Run the report command the parser chose."""
     if args.command == "gate":
-        decision = run_gate(args.results, load_policy(args.policy), args.out)
-        print(summary_table(decision))
-        print(f"written: {args.out / 'gate.json'}, {args.out / 'gate.md'}")
-        return decision.exit_code
+        return gate(args.results, args.policy, args.out)
     if args.command == "report":
-        index = generate_report(args.results, args.out, args.single_file)
-        print(f"report: {index}  (it loads its data with XHR: serve it, e.g. `python -m http.server -d {args.out}`)")
-        if args.single_file is not None:
-            print(f"single-file report: {args.single_file / 'index.html'} (opens from disk)")
-        return 0
+        return report(args.results, args.out, args.single_file)
     raise AssertionError(f"not a report command: {args.command}")
+
+
+def gate(results: Path, policy: Path | None, out: Path) -> int:
+    """Decide on ``results``, print the table, write gate.json/gate.md; the gate's exit code."""
+    decision = run_gate(results, load_policy(policy), out)
+    print(summary_table(decision))
+    print(f"written: {out / 'gate.json'}, {out / 'gate.md'}")
+    return decision.exit_code
+
+
+def report(results: Path, out: Path, single_file: Path | None = None) -> int:
+    """Generate the HTML report (and a single-file copy when asked)."""
+    index = generate_report(results, out, single_file)
+    print(f"report: {index}  (it loads its data with XHR: serve it, e.g. `python -m http.server -d {out}`)")
+    if single_file is not None:
+        print(f"single-file report: {single_file / 'index.html'} (opens from disk)")
+    return 0
