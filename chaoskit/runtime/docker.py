@@ -42,7 +42,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from typing import Any
+from typing import Any, Unpack
 
 import docker
 from docker.errors import APIError, NotFound
@@ -53,7 +53,7 @@ from chaoskit.runtime import docker_api
 from chaoskit.runtime.backend import SpawnError, Unit, UnitState
 from chaoskit.runtime.docker_components import ComponentContainer, InstanceContainer, container_for
 from chaoskit.runtime.docker_images import Images
-from chaoskit.runtime.orchestrator import GONE_TIMEOUT_S, STOP_GRACE_S, Orchestrator
+from chaoskit.runtime.orchestrator import STOP_GRACE_S, Orchestrator, RuntimeOptions
 from chaoskit.runtime.plan import HOST
 from chaoskit.runtime.planned import PlannedRuntime
 from chaoskit.runtime.ports import allocate_ports
@@ -77,21 +77,18 @@ class DockerRuntime(Orchestrator):
     name = "docker"
     backend: DockerBackend
 
+    default_start_timeout_s = 120.0
+
     def __init__(
         self,
         topology: Topology,
         *,
-        owner_pid: int | None = None,
-        keep: bool = False,
-        start_timeout_s: float = 120.0,
-        gone_timeout_s: float = GONE_TIMEOUT_S,
         images: Images | None = None,
         client: docker.DockerClient | None = None,
         network: str | None = None,
+        **options: Unpack[RuntimeOptions],
     ) -> None:
-        super().__init__(
-            topology, owner_pid=owner_pid, keep=keep, start_timeout_s=start_timeout_s, gone_timeout_s=gone_timeout_s
-        )
+        super().__init__(topology, **options)
         self.backend = DockerBackend(self, images=images, client=client, network=network)
 
     @property

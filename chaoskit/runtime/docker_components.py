@@ -31,6 +31,7 @@ from chaoskit.runtime.plan import (
     Plan,
     cluster_id,
     kafka_properties,
+    redis_arguments,
     render_properties,
     resolve_template,
 )
@@ -132,23 +133,7 @@ class RedisContainer(ComponentContainer):
     def spec(self) -> ContainerSpec:
         return ContainerSpec(
             image=self.images.redis,
-            argv=[
-                "redis-server",
-                "--bind",
-                self.bind,
-                "--port",
-                str(self.port),
-                "--dir",
-                str(self.data_dir),
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "everysec",
-                "--protected-mode",
-                "no",
-            ],
+            argv=["redis-server", *redis_arguments(self.bind, self.port, str(self.data_dir))],
             binds={str(self.env_dir): "rw"},
         )
 

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypedDict, Unpack
 
 from chaoskit.errors import ChaoskitError, ComponentStartError, ConfigError
 from chaoskit.runtime import health
@@ -44,26 +44,30 @@ PORT_ATTEMPTS = 3
 _INSTANCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.#-]{0,127}")
 
 
+class RuntimeOptions(TypedDict, total=False):
+    """How a runtime runs its environment, whatever its backend."""
+
+    owner_pid: int | None  # the run that owns it: when it dies, the next up sweeps it
+    keep: bool  # kept after the owner is gone, until `chaoskit down`
+    start_timeout_s: float  # how long a unit may take to become healthy
+    gone_timeout_s: float  # how long a stopped unit may take to exit and free its ports
+
+
 class Orchestrator(PlannedRuntime):
     """One environment of a topology, run through a backend (see the module's docstring)."""
 
     name: str
     backend: Backend
 
-    def __init__(
-        self,
-        topology: Topology,
-        *,
-        owner_pid: int | None = None,
-        keep: bool = False,
-        start_timeout_s: float = 60.0,
-        gone_timeout_s: float = GONE_TIMEOUT_S,
-    ) -> None:
+    # how long a unit may take to answer its health probe, unless the options say
+    default_start_timeout_s = 60.0
+
+    def __init__(self, topology: Topology, **options: Unpack[RuntimeOptions]) -> None:
         self.topology = topology
-        self.owner_pid = owner_pid
-        self.keep = keep
-        self.start_timeout_s = start_timeout_s
-        self.gone_timeout_s = gone_timeout_s
+        self.owner_pid = options.get("owner_pid")
+        self.keep = options.get("keep", False)
+        self.start_timeout_s = options.get("start_timeout_s", self.default_start_timeout_s)
+        self.gone_timeout_s = options.get("gone_timeout_s", GONE_TIMEOUT_S)
         self.record: EnvRecord | None = None
 
     @classmethod

@@ -165,6 +165,26 @@ def kafka_properties(plan: Plan, kafka_name: str, log_dir: str) -> dict[str, str
     }
 
 
+def redis_arguments(bind: str, port: int, data_dir: str) -> list[str]:
+    """redis-server's options: AOF persistence (what a wipe must lose), no RDB snapshots."""
+    return [
+        "--bind",
+        bind,
+        "--port",
+        str(port),
+        "--dir",
+        data_dir,
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--protected-mode",
+        "no",
+    ]
+
+
 def render_properties(props: dict[str, str]) -> str:
     return "".join(f"{key}={value}\n" for key, value in props.items())
 

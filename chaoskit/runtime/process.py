@@ -20,20 +20,21 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import psutil
 
 from chaoskit import install
 from chaoskit.errors import ComponentStartError
 from chaoskit.runtime.backend import SpawnError, Unit, UnitState
-from chaoskit.runtime.orchestrator import GONE_TIMEOUT_S, STOP_GRACE_S, Orchestrator
+from chaoskit.runtime.orchestrator import STOP_GRACE_S, Orchestrator, RuntimeOptions
 from chaoskit.runtime.plan import (
     HOST,
     KAFKA_HEAP,
     KAFKA_LOG4J2,
     cluster_id,
     kafka_properties,
+    redis_arguments,
     render_properties,
     resolve_template,
 )
@@ -48,18 +49,8 @@ class ProcessRuntime(Orchestrator):
 
     name = "process"
 
-    def __init__(
-        self,
-        topology: Topology,
-        *,
-        owner_pid: int | None = None,
-        keep: bool = False,
-        start_timeout_s: float = 60.0,
-        gone_timeout_s: float = GONE_TIMEOUT_S,
-    ) -> None:
-        super().__init__(
-            topology, owner_pid=owner_pid, keep=keep, start_timeout_s=start_timeout_s, gone_timeout_s=gone_timeout_s
-        )
+    def __init__(self, topology: Topology, **options: Unpack[RuntimeOptions]) -> None:
+        super().__init__(topology, **options)
         self.backend = ProcessBackend(self)
 
 
@@ -196,23 +187,7 @@ class ProcessBackend:
             ]
             return argv, env, conf
         if comp.kind == "redis":
-            argv = [
-                str(parts.redis_server),
-                "--bind",
-                HOST,
-                "--port",
-                str(unit.port),
-                "--dir",
-                str(data),
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "everysec",
-                "--protected-mode",
-                "no",
-            ]
+            argv = [str(parts.redis_server), *redis_arguments(HOST, unit.port, str(data))]
             return argv, env, data
         if comp.kind == "toxiproxy":
             env["LOG_LEVEL"] = env.get("CHAOSKIT_TOXIPROXY_LOG_LEVEL", "warn")
