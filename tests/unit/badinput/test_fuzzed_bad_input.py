@@ -194,12 +194,14 @@ def test_pytest_options(runtime: Any, seed: Any) -> None:
         "--chaos-topology": None,
         "--chaos-seed": None if seed is None else str(seed),
         "--chaos-keep": None,
+        "--load-workers": None,
     }
     ini = {
         "chaos_runtime": "process",
         "chaos_topology": "docker-compose.chaos.yml",
         "chaos_seed": "",
         "chaos_keep": False,
+        "load_workers": "0",
     }
     config = SimpleNamespace(getoption=opts.__getitem__, getini=ini.__getitem__, rootpath=ROOT)
     try:

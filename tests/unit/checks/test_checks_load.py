@@ -69,12 +69,13 @@ def test_no_runs_is_nothing_to_judge() -> None:
 
 
 def test_figures_come_from_a_load_result(tmp_path: Path) -> None:
-    """Two processes: the run's requests are theirs together, its CPU figure the busiest one's."""
+    """A master and a worker: the run's requests are the ones the master collected from every
+    worker, its CPU figure the busiest process's."""
     run_dir = tmp_path / "load-05-kafka-constant"
     run_dir.mkdir()
     files = [RunFiles(run_dir, 0), RunFiles(run_dir, 1)]
+    files[0].events.write_bytes(encode_records([("e0", "t", "k-0", 1, True, 100.0, 5.0, None)] * 6))
     for part, cpu_s in zip(files, (1.5, 4.0)):
-        part.events.write_bytes(encode_records([(f"e{part.process}", "t", "k-0", 1, True, 100.0, 5.0, None)] * 3))
         part.status.write_text(
             json.dumps(
                 {
@@ -86,7 +87,7 @@ def test_figures_come_from_a_load_result(tmp_path: Path) -> None:
                 }
             )
         )
-    config = LoadConfig(target=Target.kafka("127.0.0.1:1", "documents"), user="kafka", users=2, processes=2)
+    config = LoadConfig(target=Target.kafka("127.0.0.1:1", "documents"), user="kafka", users=2, workers=1)
     result = LoadResult.read(run_dir, files, config)
     assert LoadFigures.from_result(result) == LoadFigures("load-05-kafka-constant", "kafka", 6, 0.4, True)
 
